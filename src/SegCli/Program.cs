@@ -1,0 +1,3 @@
+using SegHelpers.Native;
+TorchNative.EnsureLoadable();
+Console.WriteLine(TorchNative.Describe());

@@ -1,0 +1,93 @@
+using System.Reflection;
+using TorchSharp;
+
+namespace SegHelpers.Native;
+
+/// <summary>
+/// Makes TorchSharp's native library loadable on systems whose libstdc++ predates GCC 13
+/// (Debian 12, Ubuntu 22.04, Amazon Linux 2023) before TorchSharp first touches it.
+/// Builds already patch their outputs; this covers every other way TorchSharp gets loaded
+/// (a script host, a notebook kernel, a copy made at run time).
+/// </summary>
+public static class TorchNative
+{
+    static readonly object Gate = new();
+    static bool _done;
+
+    /// <summary>
+    /// Patches every copy of libLibTorchSharp.so that TorchSharp may load, once per process.
+    /// Throws <see cref="InvalidOperationException"/> naming the file and the fix when a copy
+    /// that needs the patch cannot be patched.
+    /// </summary>
+    public static void EnsureLoadable()
+    {
+        lock (Gate)
+        {
+            if (_done)
+                return;
+            if (OperatingSystem.IsLinux() && ElfWeakReference.SystemNeedsPatch())
+                foreach (string path in CandidateLibraries())
+                    Patch(path);
+            _done = true;
+        }
+    }
+
+    /// <summary>Patches one copy, with an error that says what to do when it cannot be written.</summary>
+    public static ElfPatchResult Patch(string path)
+    {
+        try
+        {
+            return ElfWeakReference.PatchFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new InvalidOperationException(
+                $"TorchSharp's native library {path} needs {ElfWeakReference.IostreamAnchorVersion}, which this system's " +
+                $"libstdc++ ({ElfWeakReference.LoadedLibStdCxx()}) lacks, and it could not be patched: {e.Message}. " +
+                "Fix: make that file writable by this user (or delete it and run `dotnet build` again).", e);
+        }
+    }
+
+    /// <summary>Every existing copy of libLibTorchSharp.so that TorchSharp's loader may pick.</summary>
+    public static IReadOnlyList<string> CandidateLibraries()
+    {
+        const string name = "libLibTorchSharp.so";
+        var dirs = new List<string>();
+        string? managed = Path.GetDirectoryName(typeof(torch).Assembly.Location);
+        if (!string.IsNullOrEmpty(managed))
+        {
+            dirs.Add(managed);
+            dirs.Add(Path.Combine(managed, "runtimes", "linux-x64", "native"));
+            dirs.Add(Path.Combine(managed, "cpu"));
+            dirs.Add(Path.Combine(managed, "cuda"));
+        }
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
+            dirs.AddRange(searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        string? version = typeof(torch).Assembly.GetName().Version?.ToString(3);
+        if (version != null)
+            dirs.Add(Path.Combine(NuGetPackagesFolder(), "torchsharp", version, "runtimes", "linux-x64", "native"));
+
+        return dirs
+            .Select(d => Path.GetFullPath(Path.Combine(d, name)))
+            .Distinct(StringComparer.Ordinal)
+            .Where(File.Exists)
+            .ToList();
+    }
+
+    static string NuGetPackagesFolder() =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } custom
+            ? custom
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+
+    /// <summary>A one-line description of the TorchSharp runtime in use: version, backend and device.</summary>
+    public static string Describe()
+    {
+        EnsureLoadable();
+        string version = typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                         ?? typeof(torch).Assembly.GetName().Version?.ToString() ?? "?";
+        bool cuda = torch.cuda.is_available();
+        return $"TorchSharp {version.Split('+')[0]}, libtorch {torch.__version__}, " +
+               (cuda ? $"CUDA with {torch.cuda.device_count()} device(s)" : "CPU") +
+               $", {torch.get_num_threads()} threads";
+    }
+}
