@@ -1,3 +1,11 @@
-using SegHelpers.Native;
-TorchNative.EnsureLoadable();
-Console.WriteLine(TorchNative.Describe());
+using System.CommandLine;
+using SegCli.Commands;
+
+var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.")
+{
+    SynthCommand.Create(),
+    CheckCommand.Create(),
+    MainCommand.Create(),
+    InfoCommand.Create(),
+};
+return root.Parse(args).Invoke();

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Text.Json;
+using SegHelpers.Data;
+
+namespace SegCli.Commands;
+
+/// <summary><c>seg check</c>: validates a dataset and prints what it holds.</summary>
+static class CheckCommand
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "KITTI data_road folder (holds training/ and testing/).", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var command = new Command("check", "Validate a KITTI Road dataset: pairs, sizes, label colours, class balance.") { data, json };
+        command.SetAction(parse => Cli.Run(() =>
+        {
+            var report = DatasetReport.Build(parse.GetValue(data)!);
+            if (parse.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new { report.Usable, report.Root, report.TrainingPairs, report.TestImages, report.Categories, report.All, report.ImageSizes, report.Problems }, Json));
+            else
+                Print(report);
+            return report.Usable ? 0 : Cli.BadInput;
+        }));
+        return command;
+    }
+
+    /// <summary>The human-readable report.</summary>
+    public static void Print(DatasetReport report)
+    {
+        Console.WriteLine($"dataset   {report.Root}");
+        Console.WriteLine($"training  {report.TrainingPairs} labelled pairs");
+        Console.WriteLine($"testing   {report.TestImages} images");
+        Console.WriteLine($"sizes     {string.Join(", ", report.ImageSizes.Select(kv => $"{kv.Key} ({kv.Value})"))}");
+        Console.WriteLine();
+        Console.WriteLine($"{"category",-9} {"pairs",6} {"road",8} {"non-road",9} {"don't-care",11}");
+        foreach (var c in report.Categories.Append(report.All))
+            Console.WriteLine($"{c.Name,-9} {c.Pairs,6} {c.Road,8:P1} {c.NonRoad,9:P1} {c.DontCare,11:P1}");
+        if (report.Problems.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{report.Problems.Count} problem(s):");
+            foreach (string p in report.Problems)
+                Console.WriteLine($"  {p}");
+        }
+        Console.WriteLine();
+        Console.WriteLine(report.Usable ? "usable: yes" : "usable: no");
+    }
+}

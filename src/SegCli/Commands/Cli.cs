@@ -1,0 +1,38 @@
+using SegHelpers;
+
+namespace SegCli.Commands;
+
+/// <summary>Exit codes and error reporting shared by every command.</summary>
+static class Cli
+{
+    /// <summary>Exit code for input the program cannot use.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>Runs a command body; bad input becomes one clear line on stderr and exit code 2, not a stack trace.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (BadInputException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return BadInput;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return BadInput;
+        }
+    }
+
+    /// <summary>Parses "HxW" (e.g. 375x1242).</summary>
+    public static (int Height, int Width) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length == 2 && int.TryParse(parts[0], out int h) && int.TryParse(parts[1], out int w) && h > 0 && w > 0)
+            return (h, w);
+        throw new ArgumentException($"size '{text}' is not HEIGHTxWIDTH, e.g. 375x1242");
+    }
+}

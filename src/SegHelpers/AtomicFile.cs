@@ -1,0 +1,35 @@
+namespace SegHelpers;
+
+/// <summary>Writes files so that readers see either the old file or the complete new one, never a torn one.</summary>
+public static class AtomicFile
+{
+    /// <summary>Writes through a temporary file in the same folder, flushed to disk, then renamed over <paramref name="path"/>.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = $"{full}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+                File.Delete(temp);
+        }
+    }
+
+    /// <summary>Writes text atomically (UTF-8, no BOM).</summary>
+    public static void WriteText(string path, string text) =>
+        Write(path, stream =>
+        {
+            var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
+            stream.Write(bytes);
+        });
+}

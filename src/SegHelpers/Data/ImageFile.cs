@@ -1,0 +1,96 @@
+using SkiaSharp;
+
+namespace SegHelpers.Data;
+
+/// <summary>PNG/JPEG reading and PNG writing through SkiaSharp. Writes are atomic (temp file + rename).</summary>
+public static class ImageFile
+{
+    /// <summary>Decodes a PNG or JPEG to RGB; a missing, unreadable or truncated file is a <see cref="BadInputException"/>.</summary>
+    public static RgbImage ReadRgb(string path)
+    {
+        if (!File.Exists(path))
+            throw new BadInputException(path, "file not found", "check the path; KITTI images live in training/image_2 and testing/image_2");
+        using var stream = File.OpenRead(path);
+        using var codec = SKCodec.Create(stream, out var created);
+        if (codec is null)
+            throw new BadInputException(path, $"not a readable PNG or JPEG ({created})",
+                "replace the file with an intact copy from the dataset archive");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[info.BytesSize];
+        unsafe
+        {
+            fixed (byte* p = rgba)
+            {
+                var result = codec.GetPixels(info, (IntPtr)p);
+                if (result != SKCodecResult.Success)
+                    throw new BadInputException(path,
+                        result == SKCodecResult.IncompleteInput ? "the image is truncated" : $"decoding failed ({result})",
+                        "replace the file with an intact copy from the dataset archive");
+            }
+        }
+        var rgb = new byte[info.Width * info.Height * 3];
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i];
+            rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+        }
+        return new RgbImage(info.Width, info.Height, rgb);
+    }
+
+    /// <summary>The width and height stored in an image file's header, without decoding the pixels.</summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        using var codec = SKCodec.Create(path)
+            ?? throw new BadInputException(path, "not a readable PNG or JPEG", "replace the file with an intact copy from the dataset archive");
+        return (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>Writes an RGB PNG.</summary>
+    public static void WritePng(string path, RgbImage image)
+    {
+        var rgba = new byte[image.Width * image.Height * 4];
+        for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
+        {
+            rgba[i] = image.Pixels[j];
+            rgba[i + 1] = image.Pixels[j + 1];
+            rgba[i + 2] = image.Pixels[j + 2];
+            rgba[i + 3] = 255;
+        }
+        Write(path, new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), rgba);
+    }
+
+    /// <summary>Writes an 8-bit grayscale PNG (KITTI submission probability maps, binary masks).</summary>
+    public static void WriteGrayPng(string path, int width, int height, byte[] gray)
+    {
+        if (gray.Length != width * height)
+            throw new ArgumentException($"expected {width * height} bytes, got {gray.Length}", nameof(gray));
+        Write(path, new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), gray);
+    }
+
+    /// <summary>Reads an 8-bit grayscale PNG (a probability map); colour files are reduced to their first channel.</summary>
+    public static (int Width, int Height, byte[] Gray) ReadGray(string path)
+    {
+        var rgb = ReadRgb(path);
+        var gray = new byte[rgb.Width * rgb.Height];
+        for (int i = 0; i < gray.Length; i++)
+            gray[i] = rgb.Pixels[3 * i];
+        return (rgb.Width, rgb.Height, gray);
+    }
+
+    static void Write(string path, SKImageInfo info, byte[] pixels)
+    {
+        using var bitmap = new SKBitmap();
+        unsafe
+        {
+            fixed (byte* p = pixels)
+            {
+                if (!bitmap.InstallPixels(info, (IntPtr)p, info.RowBytes))
+                    throw new InvalidOperationException($"SkiaSharp could not wrap a {info.Width}x{info.Height} {info.ColorType} image");
+                using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100)
+                    ?? throw new InvalidOperationException($"SkiaSharp could not encode {path} as PNG");
+                AtomicFile.Write(path, stream => data.SaveTo(stream));
+            }
+        }
+    }
+}
