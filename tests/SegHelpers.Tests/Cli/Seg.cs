@@ -1,0 +1,24 @@
+using System.Diagnostics;
+
+namespace SegHelpers.Tests.Cli;
+
+/// <summary>Runs the real <c>seg</c> command line (the copy built beside the tests) in a child process.</summary>
+static class Seg
+{
+    public static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "seg.dll"));
+        foreach (string a in args)
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"seg {string.Join(' ', args)} did not finish");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
