@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,5 +40,38 @@ public class TorchNativeTests
             Assert.Equal(ElfPatchResult.AlreadyWeak,
                 ElfWeakReference.Weaken(bytes, ElfWeakReference.IostreamAnchorSymbol, ElfWeakReference.IostreamAnchorVersion));
         }
+    }
+
+    [Fact]
+    public void The_library_as_shipped_in_the_package_is_patched_by_weakening_only_the_anchor()
+    {
+        string version = typeof(torch).Assembly.GetName().Version!.ToString(3);
+        string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p
+            ? p : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string nupkg = Path.Combine(packages, "torchsharp", version, $"torchsharp.{version}.nupkg");
+        Assert.True(File.Exists(nupkg), $"{nupkg} not found");
+        using var dir = new TempDir();
+        using (var zip = ZipFile.OpenRead(nupkg))
+            zip.GetEntry("runtimes/linux-x64/native/libLibTorchSharp.so")!.ExtractToFile(dir["libLibTorchSharp.so"]);
+        byte[] original = File.ReadAllBytes(dir["libLibTorchSharp.so"]);
+
+        Assert.Equal(ElfPatchResult.Patched, TorchNative.Patch(dir["libLibTorchSharp.so"]));
+        Assert.Equal(ElfPatchResult.AlreadyWeak, TorchNative.Patch(dir["libLibTorchSharp.so"]));
+
+        byte[] patched = File.ReadAllBytes(dir["libLibTorchSharp.so"]);
+        Assert.Equal(original.Length, patched.Length);
+        Assert.Equal(2, Enumerable.Range(0, original.Length).Count(i => original[i] != patched[i]));
+    }
+
+    [Fact]
+    public void A_copy_that_cannot_be_written_is_an_error_naming_it_and_the_fix()
+    {
+        using var dir = new TempDir();
+        string missing = dir["gone/libLibTorchSharp.so"];
+
+        var error = Assert.Throws<InvalidOperationException>(() => TorchNative.Patch(missing));
+
+        Assert.Contains(missing, error.Message);
+        Assert.Contains("Fix:", error.Message);
     }
 }
