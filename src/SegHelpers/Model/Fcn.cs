@@ -1,0 +1,53 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SegHelpers.Model;
+
+/// <summary>
+/// A fully convolutional network: <see cref="Vgg16Encoder"/> + <see cref="FcnDecoder"/>. Takes
+/// normalised images [N, 3, H, W] of any size and returns logits [N, classes, H, W]: the input is
+/// zero-padded at the bottom and right to a multiple of 32 and the output cropped back.
+/// </summary>
+public sealed class Fcn : Module<Tensor, Tensor>
+{
+    private readonly Vgg16Encoder encoder;
+    private readonly FcnDecoder decoder;
+
+    /// <summary>Builds the network described by <paramref name="options"/>.</summary>
+    public Fcn(FcnOptions options) : base(options.Variant)
+    {
+        Options = options;
+        encoder = new Vgg16Encoder(options.WidthDivisor, options.Dropout);
+        decoder = new FcnDecoder(options, encoder.Pool3Channels, encoder.Pool4Channels, encoder.Fc7Channels);
+        RegisterComponents();
+    }
+
+    /// <summary>The architecture.</summary>
+    public FcnOptions Options { get; }
+
+    /// <summary>The VGG16 encoder (for freezing, or loading ImageNet weights).</summary>
+    public Vgg16Encoder Encoder => encoder;
+
+    /// <summary>The FCN decoder.</summary>
+    public FcnDecoder Decoder => decoder;
+
+    /// <summary>Builds a variant by name: fcn8s, fcn16s or fcn32s.</summary>
+    public static Fcn Create(string variant, int numClasses = 2, int widthDivisor = 1) =>
+        new(new FcnOptions(variant, numClasses, widthDivisor));
+
+    /// <summary>Every parameter, counted.</summary>
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        long h = input.shape[2], w = input.shape[3];
+        long padH = (32 - h % 32) % 32, padW = (32 - w % 32) % 32;
+        var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
+        var (pool3, pool4, fc7) = encoder.call(x);
+        var logits = decoder.call(pool3, pool4, fc7);
+        return padH + padW > 0 ? logits[.., .., ..(int)h, ..(int)w] : logits;
+    }
+}

@@ -1,0 +1,93 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace SegHelpers.Model;
+
+/// <summary>
+/// VGG16 with its classifier convolutionalised, as in FCN. <c>features</c> mirrors torchvision's
+/// <c>vgg16().features</c> index for index (convolutions at 0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28;
+/// max-pools at 4, 9, 16, 23, 30), so torchvision weights map one to one. fc6 is a 7×7 convolution
+/// 512→4096 and fc7 a 1×1 convolution 4096→4096 (torchvision's <c>classifier.0</c> and <c>classifier.3</c>
+/// reshaped), each followed by ReLU and dropout. Returns pool3 (stride 8), pool4 (stride 16) and fc7 (stride 32).
+/// </summary>
+public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, Tensor Fc7)>
+{
+    /// <summary>Output channels of each VGG16 convolution, 'M' (0) marking a max-pool.</summary>
+    static readonly int[] Layout = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+
+    /// <summary>Indices in <c>features</c> after which pool3 and pool4 are taken.</summary>
+    public const int Pool3Index = 16, Pool4Index = 23;
+
+    private readonly Sequential features;
+    private readonly Conv2d fc6;
+    private readonly ReLU relu6;
+    private readonly Dropout drop6;
+    private readonly Conv2d fc7;
+    private readonly ReLU relu7;
+    private readonly Dropout drop7;
+
+    /// <summary>Builds the encoder with channel counts divided by <paramref name="widthDivisor"/>.</summary>
+    public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5) : base(nameof(Vgg16Encoder))
+    {
+        if (widthDivisor < 1 || 64 % widthDivisor != 0)
+            throw new ArgumentOutOfRangeException(nameof(widthDivisor), widthDivisor, "must divide 64 (1, 2, 4, 8, 16, 32 or 64)");
+        var layers = new List<(string, Module<Tensor, Tensor>)>();
+        long inChannels = 3;
+        foreach (int width in Layout)
+        {
+            if (width == 0)
+            {
+                layers.Add(($"{layers.Count}", MaxPool2d(2, 2)));
+                continue;
+            }
+            long outChannels = width / widthDivisor;
+            layers.Add(($"{layers.Count}", Conv2d(inChannels, outChannels, 3, padding: 1)));
+            layers.Add(($"{layers.Count}", ReLU(inplace: true)));
+            inChannels = outChannels;
+        }
+        features = Sequential(layers);
+        Pool3Channels = 256 / widthDivisor;
+        Pool4Channels = 512 / widthDivisor;
+        Fc7Channels = 4096 / widthDivisor;
+        fc6 = Conv2d(inChannels, Fc7Channels, 7, padding: 3);
+        relu6 = ReLU(inplace: true);
+        drop6 = Dropout(dropout);
+        fc7 = Conv2d(Fc7Channels, Fc7Channels, 1);
+        relu7 = ReLU(inplace: true);
+        drop7 = Dropout(dropout);
+        RegisterComponents();
+    }
+
+    /// <summary>Channels of pool3.</summary>
+    public long Pool3Channels { get; }
+
+    /// <summary>Channels of pool4.</summary>
+    public long Pool4Channels { get; }
+
+    /// <summary>Channels of fc7.</summary>
+    public long Fc7Channels { get; }
+
+    /// <summary>The 31 torchvision-indexed layers.</summary>
+    public Sequential Features => features;
+
+    /// <inheritdoc />
+    public override (Tensor Pool3, Tensor Pool4, Tensor Fc7) forward(Tensor input)
+    {
+        Tensor x = input, pool3 = input, pool4 = input;
+        int index = 0;
+        foreach (var layer in features.children())
+        {
+            x = ((Module<Tensor, Tensor>)layer).call(x);
+            if (index == Pool3Index)
+                pool3 = x;
+            else if (index == Pool4Index)
+                pool4 = x;
+            index++;
+        }
+        x = drop6.call(relu6.call(fc6.call(x)));
+        x = drop7.call(relu7.call(fc7.call(x)));
+        return (pool3, pool4, x);
+    }
+}

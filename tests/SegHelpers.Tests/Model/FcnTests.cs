@@ -1,0 +1,114 @@
+using SegHelpers.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SegHelpers.Tests.Model;
+
+public class FcnTests
+{
+    static long Conv(long inC, long outC, long k, bool bias = true) => inC * outC * k * k + (bias ? outC : 0);
+
+    [Fact]
+    public void Full_fcn8s_has_vgg16s_parameter_counts_and_about_134_million_in_all()
+    {
+        using var model = Fcn.Create("fcn8s");
+
+        long features = model.Encoder.Features.parameters().Sum(p => p.numel());
+        long total = model.ParameterCount();
+
+        Assert.Equal(14_714_688, features); // torchvision vgg16().features
+        long fc = Conv(512, 4096, 7) + Conv(4096, 4096, 1);
+        long decoder = Conv(4096, 2, 1) + Conv(512, 2, 1) + Conv(256, 2, 1) + 2 * Conv(2, 2, 4, false) + Conv(2, 2, 16, false);
+        Assert.Equal(features + fc + decoder, total);
+        Assert.InRange(total / 1e6, 134.25, 134.35);
+    }
+
+    [Fact]
+    public void Parameter_names_and_shapes_mirror_torchvision_vgg16()
+    {
+        using var model = Fcn.Create("fcn8s", widthDivisor: 1);
+        var shapes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+
+        int[] convIndices = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
+        var featureKeys = shapes.Keys.Where(k => k.StartsWith("encoder.features.")).ToHashSet();
+        Assert.Equal(convIndices.SelectMany(i => new[] { $"encoder.features.{i}.weight", $"encoder.features.{i}.bias" }).ToHashSet(), featureKeys);
+        Assert.Equal(new long[] { 64, 3, 3, 3 }, shapes["encoder.features.0.weight"]);
+        Assert.Equal(new long[] { 512, 512, 3, 3 }, shapes["encoder.features.28.weight"]);
+        Assert.Equal(new long[] { 4096, 512, 7, 7 }, shapes["encoder.fc6.weight"]);
+        Assert.Equal(new long[] { 4096, 4096, 1, 1 }, shapes["encoder.fc7.weight"]);
+        Assert.Equal(new long[] { 2, 2, 16, 16 }, shapes["decoder.upscore.weight"]);
+    }
+
+    [Theory]
+    [InlineData("fcn8s", 97, 301)]
+    [InlineData("fcn16s", 97, 301)]
+    [InlineData("fcn32s", 97, 301)]
+    [InlineData("fcn8s", 375, 1242)]
+    [InlineData("fcn8s", 64, 96)]
+    public void Output_has_exactly_the_input_size(string variant, int height, int width)
+    {
+        using var scope = NewDisposeScope();
+        using var model = Fcn.Create(variant, numClasses: 3, widthDivisor: 16);
+        model.eval();
+
+        using var _ = no_grad();
+        var logits = model.call(randn(1, 3, height, width));
+
+        Assert.Equal(new long[] { 1, 3, height, width }, logits.shape);
+    }
+
+    [Fact]
+    public void Encoder_returns_pool3_pool4_and_fc7_at_strides_8_16_32()
+    {
+        using var scope = NewDisposeScope();
+        using var encoder = new Vgg16Encoder(widthDivisor: 16);
+        encoder.eval();
+
+        var (pool3, pool4, fc7) = encoder.call(randn(2, 3, 64, 96));
+
+        Assert.Equal(new long[] { 2, 16, 8, 12 }, pool3.shape);
+        Assert.Equal(new long[] { 2, 32, 4, 6 }, pool4.shape);
+        Assert.Equal(new long[] { 2, 256, 2, 3 }, fc7.shape);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(8)]
+    [InlineData(32)]
+    public void Bilinear_initialised_upsampling_keeps_a_constant_in_the_interior(int factor)
+    {
+        using var scope = NewDisposeScope();
+        var up = nn.ConvTranspose2d(2, 2, 2 * factor, stride: factor, padding: factor / 2, bias: false);
+        using (no_grad())
+            up.weight!.copy_(FcnDecoder.BilinearKernel(2, 2 * factor));
+        var constant = full(1, 2, 5, 6, 3.5f);
+        constant[0, 1] = constant[0, 1] * -1;
+
+        var y = up.call(constant);
+
+        Assert.Equal(new long[] { 1, 2, 5 * factor, 6 * factor }, y.shape);
+        var interior = y[.., .., factor..(4 * factor), factor..(5 * factor)];
+        Assert.True(interior[0, 0].allclose(full_like(interior[0, 0], 3.5f), atol: 1e-5));
+        Assert.True(interior[0, 1].allclose(full_like(interior[0, 1], -3.5f), atol: 1e-5));
+    }
+
+    [Fact]
+    public void Score_layers_start_at_zero_so_the_untrained_output_is_zero()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Fcn.Create("fcn8s", widthDivisor: 16);
+        model.eval();
+
+        var logits = model.call(randn(1, 3, 40, 72));
+
+        Assert.Equal(0f, logits.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void Unknown_variant_names_the_known_ones()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Fcn.Create("fcn4s"));
+
+        Assert.Contains("fcn8s, fcn16s, fcn32s", error.Message);
+    }
+}
