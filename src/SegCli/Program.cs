@@ -7,5 +7,6 @@ var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.
     CheckCommand.Create(),
     MainCommand.Create(),
     InfoCommand.Create(),
+    ModelCommand.Create(),
 };
 return root.Parse(args).Invoke();
