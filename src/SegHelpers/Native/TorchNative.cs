@@ -74,7 +74,7 @@ public static class TorchNative
             .ToList();
     }
 
-    static string NuGetPackagesFolder() =>
+    internal static string NuGetPackagesFolder() =>
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } custom
             ? custom
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");

@@ -46,9 +46,7 @@ public class TorchNativeTests
     public void The_library_as_shipped_in_the_package_is_patched_by_weakening_only_the_anchor()
     {
         string version = typeof(torch).Assembly.GetName().Version!.ToString(3);
-        string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p
-            ? p : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string nupkg = Path.Combine(packages, "torchsharp", version, $"torchsharp.{version}.nupkg");
+        string nupkg = Path.Combine(TorchNative.NuGetPackagesFolder(), "torchsharp", version, $"torchsharp.{version}.nupkg");
         Assert.True(File.Exists(nupkg), $"{nupkg} not found");
         using var dir = new TempDir();
         using (var zip = ZipFile.OpenRead(nupkg))
