@@ -40,11 +40,14 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary>Every parameter, counted.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());
 
+    /// <summary>The size an input side is zero-padded to: the next multiple of 32.</summary>
+    public static long PaddedSize(long size) => size + (32 - size % 32) % 32;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         long h = input.shape[2], w = input.shape[3];
-        long padH = (32 - h % 32) % 32, padW = (32 - w % 32) % 32;
+        long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
         var (pool3, pool4, fc7) = encoder.call(x);
         var logits = decoder.call(pool3, pool4, fc7);

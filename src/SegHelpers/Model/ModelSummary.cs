@@ -19,20 +19,19 @@ public static class ModelSummary
         try
         {
             var rows = new List<SummaryRow>();
-            var x = zeros(1, 3, height + (32 - height % 32) % 32, width + (32 - width % 32) % 32);
+            var (pools, fc7) = model.Encoder.Stages(zeros(1, 3, Fcn.PaddedSize(height), Fcn.PaddedSize(width)));
             long blockParams = 0;
-            int block = 1;
+            int block = 0;
             foreach (var layer in model.Encoder.Features.children())
             {
-                x = ((nn.Module<Tensor, Tensor>)layer).call(x);
                 blockParams += layer.parameters().Sum(p => p.numel());
                 if (layer is TorchSharp.Modules.MaxPool2d)
                 {
-                    rows.Add(new SummaryRow($"encoder block {block++} (pool{block - 1})", blockParams, x.shape));
+                    rows.Add(new SummaryRow($"encoder block {block + 1} (pool{block + 1})", blockParams, pools[block].shape));
                     blockParams = 0;
+                    block++;
                 }
             }
-            var (_, _, fc7) = model.Encoder.call(zeros(1, 3, x.shape[2] * 32, x.shape[3] * 32));
             long featureParams = model.Encoder.Features.parameters().Sum(p => p.numel());
             rows.Add(new SummaryRow("encoder fc6 + fc7 (convolutional)", model.Encoder.parameters().Sum(p => p.numel()) - featureParams, fc7.shape));
             var output = model.call(zeros(1, 3, height, width));

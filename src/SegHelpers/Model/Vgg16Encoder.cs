@@ -17,9 +17,6 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     /// <summary>Output channels of each VGG16 convolution, 'M' (0) marking a max-pool.</summary>
     static readonly int[] Layout = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
 
-    /// <summary>Indices in <c>features</c> after which pool3 and pool4 are taken.</summary>
-    public const int Pool3Index = 16, Pool4Index = 23;
-
     private readonly Sequential features;
     private readonly Conv2d fc6;
     private readonly ReLU relu6;
@@ -75,19 +72,23 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     /// <inheritdoc />
     public override (Tensor Pool3, Tensor Pool4, Tensor Fc7) forward(Tensor input)
     {
-        Tensor x = input, pool3 = input, pool4 = input;
-        int index = 0;
+        var (pools, fc7) = Stages(input);
+        return (pools[2], pools[3], fc7);
+    }
+
+    /// <summary>pool1…pool5 (strides 2 to 32) and fc7, from one pass.</summary>
+    public (Tensor[] Pools, Tensor Fc7) Stages(Tensor input)
+    {
+        var pools = new List<Tensor>(5);
+        var x = input;
         foreach (var layer in features.children())
         {
             x = ((Module<Tensor, Tensor>)layer).call(x);
-            if (index == Pool3Index)
-                pool3 = x;
-            else if (index == Pool4Index)
-                pool4 = x;
-            index++;
+            if (layer is MaxPool2d)
+                pools.Add(x);
         }
         x = drop6.call(relu6.call(fc6.call(x)));
         x = drop7.call(relu7.call(fc7.call(x)));
-        return (pool3, pool4, x);
+        return (pools.ToArray(), x);
     }
 }
