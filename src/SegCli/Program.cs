@@ -8,5 +8,6 @@ var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.
     MainCommand.Create(),
     InfoCommand.Create(),
     ModelCommand.Create(),
+    WeightsCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -23,6 +23,7 @@ public sealed record FcnOptions(
     public static readonly IReadOnlyList<string> Variants = ["fcn8s", "fcn16s", "fcn32s"];
 
     /// <summary>Total stride of the skips the variant fuses: 8, 16 or 32.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int OutputStride => Variant switch
     {
         "fcn8s" => 8,

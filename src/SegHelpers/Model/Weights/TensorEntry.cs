@@ -36,6 +36,9 @@ public sealed class TensorEntry
     /// <summary>Element type.</summary>
     public ScalarType DType => _storage.DType;
 
+    /// <summary>The element type as PyTorch spells it (<c>float32</c>, <c>bfloat16</c>…).</summary>
+    public string DTypeName => DTypes.Name(DType);
+
     /// <summary>Size of each dimension.</summary>
     public long[] Shape { get; }
 
@@ -98,7 +101,7 @@ public sealed class TensorEntry
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} {DTypes.Name(DType)} [{string.Join(", ", Shape)}]";
+    public override string ToString() => $"{Name} {DTypeName} [{string.Join(", ", Shape)}]";
 }
 
 /// <summary>A flat block of tensor data; tensors view it at an offset with strides.</summary>
