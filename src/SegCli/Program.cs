@@ -9,5 +9,6 @@ var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.
     InfoCommand.Create(),
     ModelCommand.Create(),
     WeightsCommand.Create(),
+    TrainCommand.Create(),
 };
 return root.Parse(args).Invoke();

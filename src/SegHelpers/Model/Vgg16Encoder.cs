@@ -11,6 +11,8 @@ namespace SegHelpers.Model;
 /// max-pools at 4, 9, 16, 23, 30), so torchvision weights map one to one. fc6 is a 7×7 convolution
 /// 512→4096 and fc7 a 1×1 convolution 4096→4096 (torchvision's <c>classifier.0</c> and <c>classifier.3</c>
 /// reshaped), each followed by ReLU and dropout. Returns pool3 (stride 8), pool4 (stride 16) and fc7 (stride 32).
+/// Convolutions start as torchvision initialises VGG (Kaiming normal, fan-out, zero bias), which lets the
+/// 15 layers without batch normalisation train from scratch.
 /// </summary>
 public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, Tensor Fc7)>
 {
@@ -55,6 +57,14 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
         relu7 = ReLU(inplace: true);
         drop7 = Dropout(dropout);
         RegisterComponents();
+        using (no_grad())
+        {
+            foreach (var conv in modules().OfType<Conv2d>())
+            {
+                init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
+                conv.bias!.zero_();
+            }
+        }
     }
 
     /// <summary>Channels of pool3.</summary>

@@ -28,6 +28,7 @@ public static class TorchNative
             if (OperatingSystem.IsLinux() && ElfWeakReference.SystemNeedsPatch())
                 foreach (string path in CandidateLibraries())
                     Patch(path);
+            QuietNativeWarnings();
             _done = true;
         }
     }
@@ -90,4 +91,21 @@ public static class TorchNative
                (cuda ? $"CUDA with {torch.cuda.device_count()} device(s)" : "CPU") +
                $", {torch.get_num_threads()} threads";
     }
+
+    /// <summary>
+    /// libtorch logs a warning on every CPU convolution that could use NNPACK when the CPU lacks it
+    /// ("Could not initialize NNPACK! Reason: Unsupported hardware"). Unless the user chose a level,
+    /// <c>TORCH_CPP_LOG_LEVEL=ERROR</c> is set in the native environment (which libtorch reads when it loads)
+    /// so those lines do not bury progress output; errors still show.
+    /// </summary>
+    static void QuietNativeWarnings()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is not null)
+            return;
+        Environment.SetEnvironmentVariable("TORCH_CPP_LOG_LEVEL", "ERROR");
+        _ = SetEnv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    static extern int SetEnv(string name, string value, int overwrite);
 }

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using SegHelpers.Native;
+using SegHelpers.Training;
+
+namespace SegCli.Commands;
+
+/// <summary><c>seg train</c>: train an FCN, or resume a run.</summary>
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var d = new TrainingOptions();
+        var data = new Option<string?>("--data") { Description = "KITTI-layout data folder (required for a new run)." };
+        var output = new Option<string?>("--out") { Description = "Run folder to create: options.json, metrics.jsonl, last/best.safetensors." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder where it stopped." };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs, Description = "Passes over the training split." };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize, Description = "Images per step." };
+        var size = new Option<string>("--size") { DefaultValueFactory = _ => $"{d.Height}x{d.Width}", Description = "Training size HxW." };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate, Description = "Peak learning rate." };
+        var optimizer = new Option<string>("--optimizer") { DefaultValueFactory = _ => d.Optimizer, Description = "adam or sgd." };
+        var momentum = new Option<double>("--momentum") { DefaultValueFactory = _ => d.Momentum, Description = "SGD momentum." };
+        var decay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => d.WeightDecay, Description = "L2 penalty." };
+        var schedule = new Option<string>("--schedule") { DefaultValueFactory = _ => d.Schedule, Description = "constant, poly or cosine." };
+        var warmup = new Option<double>("--warmup-epochs") { DefaultValueFactory = _ => d.WarmupEpochs, Description = "Linear warm-up length in epochs." };
+        var variant = new Option<string>("--variant") { DefaultValueFactory = _ => d.Variant, Description = "fcn8s, fcn16s or fcn32s." };
+        var divisor = new Option<int>("--width-divisor") { DefaultValueFactory = _ => d.WidthDivisor, Description = "Divide every channel count (1 = VGG16)." };
+        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => d.Dropout, Description = "Dropout after fc6 and fc7." };
+        var encoder = new Option<string?>("--encoder-weights") { Description = "torchvision VGG16 weights (.pth or .safetensors); default: from scratch." };
+        var freeze = new Option<int>("--freeze-encoder-epochs") { DefaultValueFactory = _ => d.FreezeEncoderEpochs, Description = "Train only the decoder this many epochs first." };
+        var classWeights = new Option<string?>("--class-weights") { Description = "Loss weights 'NONROAD,ROAD', e.g. 1,2." };
+        var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => d.ValidationFraction, Description = "Share of each category held out." };
+        var splitFile = new Option<string?>("--split-file") { Description = "File of validation ids, one per line." };
+        var noAugment = new Option<bool>("--no-augment") { Description = "Train on resized images without random scale, crop, flip or jitter." };
+        var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery, Description = "Epochs between resumable checkpoints." };
+        var patience = new Option<int>("--early-stopping") { DefaultValueFactory = _ => d.EarlyStoppingPatience, Description = "Stop after N epochs without a better IoU (0 = off)." };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seed for split, order, augmentation, init and dropout." };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => d.Device, Description = "auto, cpu, cuda or cuda:N." };
+        var command = new Command("train", "Train an FCN on a KITTI-layout folder (or --resume a run); live progress, metrics.jsonl, atomic checkpoints.")
+        {
+            data, output, resume, epochs, batch, size, lr, optimizer, momentum, decay, schedule, warmup, variant, divisor, dropout,
+            encoder, freeze, classWeights, valFraction, splitFile, noAugment, every, patience, seed, device,
+        };
+        command.SetAction(parse => Cli.Run(() =>
+        {
+            TorchNative.EnsureLoadable();
+            using var cancel = new CancellationTokenSource();
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; cancel.Cancel(); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; cancel.Cancel(); });
+            TrainingResult result;
+            if (parse.GetValue(resume) is { } runToResume)
+            {
+                result = TrainingConsole.Run(progress => Trainer.Resume(runToResume, progress, cancel.Token));
+            }
+            else
+            {
+                string dataDir = parse.GetValue(data) ?? throw new ArgumentException("--data is required for a new run (or use --resume RUN)");
+                string runDir = parse.GetValue(output) ?? throw new ArgumentException("--out is required for a new run");
+                var (h, w) = Cli.ParseSize(parse.GetValue(size)!);
+                var options = new TrainingOptions(
+                    parse.GetValue(epochs), parse.GetValue(batch), h, w, parse.GetValue(lr), parse.GetValue(optimizer)!,
+                    parse.GetValue(momentum), parse.GetValue(decay), parse.GetValue(schedule)!, parse.GetValue(warmup),
+                    parse.GetValue(variant)!, parse.GetValue(divisor), parse.GetValue(dropout), parse.GetValue(encoder),
+                    parse.GetValue(freeze), ParseWeights(parse.GetValue(classWeights)), parse.GetValue(valFraction),
+                    parse.GetValue(splitFile), !parse.GetValue(noAugment), parse.GetValue(every), parse.GetValue(patience),
+                    parse.GetValue(seed), parse.GetValue(device)!);
+                result = TrainingConsole.Run(progress => Trainer.Train(dataDir, runDir, options, progress, cancel.Token));
+            }
+            Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");
+            Console.WriteLine($"run {result.Run.Path}: best epoch {result.BestEpoch}, val road IoU {result.BestRoadIoU:F4}" +
+                              (result.History.Count > 0 ? $", last F1 {result.History[^1].RoadF1:F4}" : ""));
+            return result.Status switch
+            {
+                TrainingStatus.Completed or TrainingStatus.StoppedEarly => 0,
+                TrainingStatus.Interrupted => 130,
+                _ => 1,
+            };
+        }));
+        return command;
+    }
+
+    static double[]? ParseWeights(string? text)
+    {
+        if (text is null)
+            return null;
+        var parts = text.Split(',');
+        var weights = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out weights[i]))
+                throw new ArgumentException($"--class-weights '{text}' is not two numbers like 1,2");
+        return weights;
+    }
+}

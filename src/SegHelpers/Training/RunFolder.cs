@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace SegHelpers.Training;
+
+/// <summary>What a run folder records about its run: the data it trains on and its options.</summary>
+/// <param name="Data">The KITTI-layout data folder (absolute).</param>
+/// <param name="Options">The hyperparameters.</param>
+public sealed record RunInfo(string Data, TrainingOptions Options);
+
+/// <summary>
+/// The files of one training run: <c>options.json</c> (<see cref="RunInfo"/>), <c>metrics.jsonl</c> (one
+/// <see cref="EpochMetrics"/> per line), <c>last.safetensors</c> (model, optimizer, RNG and loop position, to
+/// resume) and <c>best.safetensors</c> (the model with the best validation road IoU). Nothing else.
+/// </summary>
+public sealed class RunFolder(string path)
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Line = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>The folder.</summary>
+    public string Path { get; } = System.IO.Path.GetFullPath(path);
+
+    /// <summary><c>options.json</c>.</summary>
+    public string OptionsFile => System.IO.Path.Combine(Path, "options.json");
+
+    /// <summary><c>metrics.jsonl</c>.</summary>
+    public string MetricsFile => System.IO.Path.Combine(Path, "metrics.jsonl");
+
+    /// <summary><c>last.safetensors</c>: everything needed to resume.</summary>
+    public string LastCheckpoint => System.IO.Path.Combine(Path, "last.safetensors");
+
+    /// <summary><c>best.safetensors</c>: the best model so far.</summary>
+    public string BestCheckpoint => System.IO.Path.Combine(Path, "best.safetensors");
+
+    /// <summary>True when the folder already holds a run.</summary>
+    public bool HasRun => File.Exists(OptionsFile);
+
+    /// <summary>Writes <c>options.json</c>.</summary>
+    public void WriteInfo(RunInfo info) => AtomicFile.WriteText(OptionsFile, JsonSerializer.Serialize(info, Json));
+
+    /// <summary>Reads <c>options.json</c>.</summary>
+    public RunInfo ReadInfo()
+    {
+        if (!File.Exists(OptionsFile))
+            throw new BadInputException(Path, "is not a training run (no options.json)", "pass the --out folder of an earlier `seg train`");
+        try
+        {
+            return JsonSerializer.Deserialize<RunInfo>(File.ReadAllText(OptionsFile)) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new BadInputException(OptionsFile, $"is not valid run options ({e.Message})", "restore it from the run's last.safetensors metadata (seg weights inspect) or start a new run");
+        }
+    }
+
+    /// <summary>Every epoch recorded so far.</summary>
+    public List<EpochMetrics> ReadMetrics() => !File.Exists(MetricsFile)
+        ? []
+        : File.ReadLines(MetricsFile).Where(l => l.TrimEnd().EndsWith('}')).Select(l => JsonSerializer.Deserialize<EpochMetrics>(l, Line)!).ToList();
+
+    /// <summary>Appends one epoch.</summary>
+    public void AppendMetrics(EpochMetrics metrics) =>
+        File.AppendAllText(MetricsFile, JsonSerializer.Serialize(metrics, Line) + "\n");
+
+    /// <summary>Keeps only the epochs up to <paramref name="epochs"/> (what the checkpoint being resumed had seen).</summary>
+    public void TruncateMetrics(int epochs)
+    {
+        var kept = ReadMetrics().Where(m => m.Epoch <= epochs).Select(m => JsonSerializer.Serialize(m, Line) + "\n");
+        AtomicFile.WriteText(MetricsFile, string.Concat(kept));
+    }
+}
