@@ -8,7 +8,7 @@ static class Cli
     /// <summary>Exit code for input the program cannot use.</summary>
     public const int BadInput = 2;
 
-    /// <summary>Runs a command body; bad input becomes one clear line on stderr and exit code 2, not a stack trace.</summary>
+    /// <summary>Runs a command body; bad input becomes one clear line on stderr and exit code 2, a failed training run exit code 1, not a stack trace.</summary>
     public static int Run(Func<int> body)
     {
         try
@@ -24,6 +24,11 @@ static class Cli
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return BadInput;
+        }
+        catch (SegHelpers.Training.TrainingFailedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
         }
     }
 

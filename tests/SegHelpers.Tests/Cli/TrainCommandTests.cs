@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using SegHelpers.Data;
+using SegHelpers.Tests.Data;
+using SegHelpers.Training;
+
+namespace SegHelpers.Tests.Cli;
+
+public class TrainCommandTests
+{
+    static readonly string[] Tiny = ["--size", "32x96", "--width-divisor", "16", "--batch-size", "2"];
+
+    [Fact]
+    public void A_short_run_exits_zero_and_ends_with_the_best_epoch_summary()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
+        string run = dir["run"];
+
+        var (exit, stdout, stderr) = Seg.Run(["train", "--data", data, "--out", run, "--epochs", "2", .. Tiny]);
+
+        Assert.True(exit == 0, stderr);
+        var last = stdout.TrimEnd().Split('\n')[^1];
+        Assert.StartsWith($"run {run}: best epoch ", last);
+        Assert.Equal(2, new RunFolder(run).ReadMetrics().Count);
+    }
+
+    [Fact]
+    public async Task Sigterm_saves_a_checkpoint_exits_130_and_resume_finishes_the_run()
+    {
+        using var dir = new TempDir();
+        SyntheticRoads.Write(dir["data"], new SyntheticOptions(40, 5, 0, 64, 200));
+        string run = dir["run"];
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])[Path.Combine(AppContext.BaseDirectory, "seg.dll"), "train", "--data", dir["data"], "--out", run,
+                     "--epochs", "2", "--size", "64x192", "--width-divisor", "4", "--batch-size", "1"])
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 1 step 1/"))
+        {
+        }
+        Assert.NotNull(line);
+        Process.Start("kill", ["-TERM", $"{process.Id}"]).WaitForExit();
+        string rest = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{rest}\n{await stderr}");
+        Assert.Contains("interrupted at epoch 1", rest);
+        Assert.True(File.Exists(new RunFolder(run).LastCheckpoint));
+        Assert.Empty(new RunFolder(run).ReadMetrics());
+
+        var (exit, stdout, err) = Seg.Run("train", "--resume", run);
+
+        Assert.True(exit == 0, err);
+        Assert.Contains("resumed", stdout);
+        Assert.Equal([1, 2], new RunFolder(run).ReadMetrics().Select(m => m.Epoch));
+    }
+
+    [Fact]
+    public void A_missing_data_folder_exits_two_naming_it()
+    {
+        using var dir = new TempDir();
+
+        var (exit, _, stderr) = Seg.Run(["train", "--data", dir["nowhere"], "--out", dir["run"], .. Tiny]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(dir["nowhere"], stderr);
+        Assert.False(Directory.Exists(dir["run"]) && Directory.EnumerateFiles(dir["run"]).Any());
+    }
+}
