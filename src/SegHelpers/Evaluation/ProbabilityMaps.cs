@@ -1,0 +1,57 @@
+using SegHelpers.Data;
+
+namespace SegHelpers.Evaluation;
+
+/// <summary>
+/// KITTI submission probability maps: one 8-bit grayscale PNG per image, named <c>{cat}_road_{NNNNNN}.png</c>
+/// (<see cref="KittiSample.ResultName"/>), value = road probability × 255, the image's own size.
+/// This is the folder layout the devkit's <c>evaluateRoad.py</c> reads and the benchmark's server expects.
+/// </summary>
+public static class ProbabilityMaps
+{
+    /// <summary>Writes one map atomically.</summary>
+    public static void Write(string folder, KittiSample sample, int width, int height, byte[] probability) =>
+        ImageFile.WriteGrayPng(Path.Combine(folder, sample.ResultName()), width, height, probability);
+
+    /// <summary>Reads one map; it must be grayscale and <paramref name="width"/>×<paramref name="height"/>.</summary>
+    public static byte[] Read(string path, int width, int height)
+    {
+        var rgb = ImageFile.ReadRgb(path);
+        if (rgb.Width != width || rgb.Height != height)
+            throw new BadInputException(path, $"is {rgb.Width}×{rgb.Height} but its label is {width}×{height}",
+                "write probability maps at the original image size (seg predict --kitti does)");
+        var gray = new byte[width * height];
+        for (int i = 0; i < gray.Length; i++)
+        {
+            byte r = rgb.Pixels[3 * i], g = rgb.Pixels[3 * i + 1], b = rgb.Pixels[3 * i + 2];
+            if (r != g || g != b)
+                throw new BadInputException(path, $"is not grayscale (pixel {i % width},{i / width} is {r},{g},{b})",
+                    "write 8-bit grayscale maps with value = road probability × 255");
+            gray[i] = r;
+        }
+        return gray;
+    }
+
+    /// <summary>
+    /// Scores the maps in <paramref name="folder"/> against the labels of <paramref name="samples"/>.
+    /// Unlike the devkit, which silently drops a category with a missing map, every missing map is an error.
+    /// </summary>
+    public static RoadBenchmark Score(IEnumerable<KittiSample> samples, string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new BadInputException(folder, "folder not found", "pass the folder holding {cat}_road_NNNNNN.png maps (seg predict --kitti writes one)");
+        var list = samples.Where(s => s.LabelPath is not null).ToList();
+        var missing = list.Where(s => !File.Exists(Path.Combine(folder, s.ResultName()))).Select(s => s.ResultName()).ToList();
+        if (missing.Count > 0)
+            throw new BadInputException(folder, $"lacks {missing.Count} of {list.Count} probability maps ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")})",
+                "write a map for every labelled image, named as its label (e.g. um_road_000000.png)");
+        var benchmark = new RoadBenchmark();
+        foreach (var sample in list)
+        {
+            var label = ImageFile.ReadRgb(sample.LabelPath!);
+            var mask = RoadLabel.Decode(label, sample.LabelPath!);
+            benchmark.Add(sample.Category, Read(Path.Combine(folder, sample.ResultName()), label.Width, label.Height), mask);
+        }
+        return benchmark;
+    }
+}
