@@ -10,5 +10,7 @@ var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.
     ModelCommand.Create(),
     WeightsCommand.Create(),
     TrainCommand.Create(),
+    EvalCommand.Create(),
+    PredictCommand.Create(),
 };
 return root.Parse(args).Invoke();

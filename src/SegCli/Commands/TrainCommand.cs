@@ -68,8 +68,9 @@ static class TrainCommand
                 result = TrainingConsole.Run(progress => Trainer.Train(dataDir, runDir, options, progress, cancel.Token));
             }
             Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");
+            var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch);
             Console.WriteLine($"run {result.Run.Path}: best epoch {result.BestEpoch}, val road IoU {result.BestRoadIoU:F4}" +
-                              (result.History.Count > 0 ? $", last F1 {result.History[^1].RoadF1:F4}" : ""));
+                              (best is null ? "" : $", MaxF {100 * best.MaxF:F2}"));
             return result.Status switch
             {
                 TrainingStatus.Completed or TrainingStatus.StoppedEarly => 0,

@@ -70,5 +70,5 @@ static class TrainingConsole
     }
 
     static string Describe(EpochMetrics m) =>
-        $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}  val loss {m.ValLoss:F4}  road IoU {m.RoadIoU:F4}  F1 {m.RoadF1:F4}  {m.ImagesPerSecond:F1} img/s  {m.Seconds:F0}s{(m.IsBest ? "  *best" : "")}";
+        $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}  val loss {m.ValLoss:F4}  road IoU {m.RoadIoU:F4}  MaxF {100 * m.MaxF:F2}  {m.ImagesPerSecond:F1} img/s  {m.Seconds:F0}s{(m.IsBest ? "  *best" : "")}";
 }

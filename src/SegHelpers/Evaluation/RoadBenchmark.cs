@@ -139,10 +139,6 @@ public sealed class RoadBenchmark
         return reach;
     }
 
-    /// <summary>Quantises a road probability to the 8 bits of a KITTI probability map (round half away from zero, clamped).</summary>
-    public static byte Quantise(float probability) =>
-        (byte)Math.Clamp(MathF.Round(probability * 255f, MidpointRounding.AwayFromZero), 0f, 255f);
-
     sealed class Counts
     {
         public readonly long[] Road = new long[256];

@@ -1,11 +1,19 @@
 using System.Text.Json;
+using SegHelpers.Data;
 
 namespace SegHelpers.Training;
 
 /// <summary>What a run folder records about its run: the data it trains on and its options.</summary>
 /// <param name="Data">The KITTI-layout data folder (absolute).</param>
 /// <param name="Options">The hyperparameters.</param>
-public sealed record RunInfo(string Data, TrainingOptions Options);
+public sealed record RunInfo(string Data, TrainingOptions Options)
+{
+    /// <summary>The run's training and validation images of <paramref name="data"/>: its split file, or the seeded stratified split.</summary>
+    public (IReadOnlyList<KittiSample> Train, IReadOnlyList<KittiSample> Validation) Split(KittiRoad data) =>
+        Options.SplitFile is { } list
+            ? DatasetSplit.FromList(data.Training, list)
+            : DatasetSplit.Stratified(data.Training, Options.ValidationFraction, Options.Seed);
+}
 
 /// <summary>
 /// The files of one training run: <c>options.json</c> (<see cref="RunInfo"/>), <c>metrics.jsonl</c> (one

@@ -46,9 +46,7 @@ public sealed class Trainer : IDisposable
         _o.Validate();
         _device = ResolveDevice(_o.Device);
         var data = KittiRoad.Open(info.Data);
-        var (trainSamples, valSamples) = _o.SplitFile is { } list
-            ? DatasetSplit.FromList(data.Training, list)
-            : DatasetSplit.Stratified(data.Training, _o.ValidationFraction, _o.Seed);
+        var (trainSamples, valSamples) = info.Split(data);
         if (trainSamples.Count == 0 || valSamples.Count == 0)
             throw new BadInputException(info.Data, $"splits into {trainSamples.Count} training and {valSamples.Count} validation images",
                 "training needs at least one of each: add images or change --val-fraction / --split-file");
@@ -112,11 +110,11 @@ public sealed class Trainer : IDisposable
                 return Finish(TrainingStatus.Interrupted, $"interrupted at epoch {epoch + 1}, step {_state.BatchInEpoch}; continue with --resume {_run.Path}");
             }
             var validationClock = Stopwatch.StartNew();
-            var (valLoss, matrix) = Evaluate(_model, _validation, _loss);
+            var (valLoss, matrix, benchmark) = Evaluate(_model, _validation, _loss);
             double iou = matrix.IoU(RoadLabel.Road);
             bool best = iou > _state.BestRoadIoU;
             var metrics = new EpochMetrics(epoch + 1, _state.EpochLossSum / Math.Max(_state.EpochSteps, 1), valLoss, iou, matrix.MeanIoU(),
-                matrix.PixelAccuracy(), matrix.F1(RoadLabel.Road), _schedule.At(Math.Max(_state.GlobalStep - 1, 0)),
+                matrix.PixelAccuracy(), matrix.F1(RoadLabel.Road), benchmark.ScoreAll()[^1].MaxF, _schedule.At(Math.Max(_state.GlobalStep - 1, 0)),
                 _state.EpochTrainSeconds + validationClock.Elapsed.TotalSeconds,
                 _state.EpochImages / Math.Max(_state.EpochTrainSeconds, 1e-9), Environment.WorkingSet / 1e6, _state.SkippedSteps, best);
             if (best)
@@ -221,11 +219,15 @@ public sealed class Trainer : IDisposable
         return null;
     }
 
-    /// <summary>Mean loss and confusion matrix of <paramref name="model"/> over <paramref name="batches"/> (argmax decision, don't-care excluded).</summary>
-    public static (double Loss, ConfusionMatrix Matrix) Evaluate(Fcn model, Batches batches, RoadLoss loss)
+    /// <summary>
+    /// Mean loss, confusion matrix (argmax decision, don't-care excluded) and KITTI benchmark counts (8-bit road
+    /// probabilities at the batches' size) of <paramref name="model"/> over <paramref name="batches"/>.
+    /// </summary>
+    public static (double Loss, ConfusionMatrix Matrix, RoadBenchmark Benchmark) Evaluate(Fcn model, Batches batches, RoadLoss loss)
     {
         model.eval();
         var matrix = new ConfusionMatrix(model.Options.NumClasses);
+        var benchmark = new RoadBenchmark();
         double sum = 0;
         int count = 0;
         using var _ = no_grad();
@@ -242,9 +244,13 @@ public sealed class Trainer : IDisposable
                     count++;
                 }
                 matrix.Update(logits.argmax(1), batch.Masks);
+                var road = logits.softmax(1)[.., RoadLabel.Road].mul(255f).round().clamp(0, 255).to(ScalarType.Byte).cpu();
+                var masks = batch.Masks.to(ScalarType.Byte).cpu();
+                for (int i = 0; i < batch.Samples.Count; i++)
+                    benchmark.Add(batch.Samples[i].Category, road[i].data<byte>().ToArray(), masks[i].data<byte>().ToArray());
             }
         }
-        return (count == 0 ? double.NaN : sum / count, matrix);
+        return (count == 0 ? double.NaN : sum / count, matrix, benchmark);
     }
 
     string Diverged(int epoch, double lr, double value)

@@ -31,6 +31,7 @@ public sealed record MessageEvent(string Text) : TrainingEvent;
 /// <param name="MeanIoU">Validation mean IoU over road and non-road.</param>
 /// <param name="PixelAccuracy">Validation pixel accuracy.</param>
 /// <param name="RoadF1">Validation road F1 at the argmax decision.</param>
+/// <param name="MaxF">Validation KITTI MaxF, all categories pooled (URBAN_ROAD), at the training size; <c>seg eval</c> gives it at full size.</param>
 /// <param name="LearningRate">Rate at the epoch's last step.</param>
 /// <param name="Seconds">Wall time of the epoch (training and validation).</param>
 /// <param name="ImagesPerSecond">Training images per second.</param>
@@ -45,6 +46,7 @@ public sealed record EpochMetrics(
     [property: System.Text.Json.Serialization.JsonPropertyName("mean_iou")] double MeanIoU,
     double PixelAccuracy,
     double RoadF1,
+    [property: System.Text.Json.Serialization.JsonPropertyName("max_f")] double MaxF,
     double LearningRate,
     double Seconds,
     double ImagesPerSecond,

@@ -37,7 +37,8 @@ public class TrainerTests
             Directory.GetFiles(runs["r"]).Select(Path.GetFileName).Order());
         var metrics = result.Run.ReadMetrics();
         Assert.Equal([1, 2, 3], metrics.Select(m => m.Epoch));
-        Assert.All(metrics, m => Assert.True(double.IsFinite(m.TrainLoss) && m.RoadIoU is >= 0 and <= 1));
+        Assert.All(metrics, m => Assert.True(double.IsFinite(m.TrainLoss) && m.RoadIoU is >= 0 and <= 1 && m.MaxF is > 0 and <= 1));
+        Assert.All(File.ReadAllLines(result.Run.MetricsFile), line => Assert.Contains("\"max_f\":", line));
         Assert.Equal(Tiny, result.Run.ReadInfo().Options);
         var steps = events.All.OfType<StepEvent>().ToList();
         Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps.Select(s => s.GlobalStep));

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using SegHelpers;
+using SegHelpers.Data;
+using SegHelpers.Evaluation;
+using SegHelpers.Native;
+using SegHelpers.Training;
+
+namespace SegCli.Commands;
+
+/// <summary><c>seg eval</c>: the KITTI benchmark's metrics for a trained model, or for a folder of probability maps.</summary>
+static class EvalCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "KITTI data_road folder with labels.", Required = true };
+        var model = new Option<string?>("--model") { Description = "Run folder (uses best.safetensors and the run's split and size) or checkpoint file." };
+        var probs = new Option<string?>("--probs") { Description = "Score this folder of {cat}_road_NNNNNN.png probability maps instead of running the model (with --model, on its validation split)." };
+        var split = new Option<string?>("--split") { Description = "val (the run's validation split; default with --model) or all labelled images (default with --probs alone)." };
+        var output = new Option<string?>("--out") { Description = "Folder for metrics.json and the probability maps (default: RUN/eval-SPLIT)." };
+        var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
+        var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
+        var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
+        var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
+        {
+            data, model, probs, split, output, flip, size, json,
+        };
+        command.SetAction(parse => Cli.Run(() =>
+        {
+            var dataset = KittiRoad.Open(parse.GetValue(data)!);
+            string? modelPath = parse.GetValue(model);
+            string which = parse.GetValue(split) ?? (modelPath is null ? "all" : "val");
+            if (which is not ("val" or "all"))
+                throw new ArgumentException($"--split must be val or all, not '{which}'");
+            if (modelPath is null && which == "val")
+                throw new ArgumentException("--split val needs --model RUN, whose options.json holds the split");
+            if (modelPath is null && parse.GetValue(probs) is null)
+                throw new ArgumentException("pass --model RUN (a run folder or checkpoint) or --probs DIR");
+            var run = modelPath is null ? null : new RunFolder(Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+            IReadOnlyList<KittiSample> samples = which == "all" || run is not { HasRun: true } ? dataset.Training : run.ReadInfo().Split(dataset).Validation;
+            if (which == "val" && run is not { HasRun: true })
+                Console.Error.WriteLine($"note: {modelPath} is not in a run folder, so there is no validation split; scoring all {samples.Count} labelled images");
+            if (parse.GetValue(probs) is { } probsDir)
+            {
+                Print(ProbabilityMaps.Score(samples, probsDir).ScoreAll());
+                return 0;
+            }
+            TorchNative.EnsureLoadable();
+            var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip) };
+            if (parse.GetValue(size) is { } s)
+            {
+                var (h, w) = Cli.ParseSize(s);
+                options = options with { Height = h, Width = w };
+            }
+            using var predictor = RoadPredictor.Load(modelPath!, options);
+            string outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(run!.Path, $"eval-{which}"));
+            string mapsDir = Path.Combine(outDir, "probs");
+            Directory.CreateDirectory(mapsDir);
+            Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width}{(options.Flip ? " with flip averaging" : "")}");
+            var report = RoadEvaluation.Run(predictor, samples, mapsDir);
+            string metrics = Path.Combine(outDir, "metrics.json");
+            report.WriteJson(metrics);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(File.ReadAllText(metrics));
+                return 0;
+            }
+            Print(report.Benchmark);
+            Console.WriteLine();
+            Console.WriteLine($"at p ≥ 0.5: road IoU {report.Matrix.IoU(RoadLabel.Road):F4}  mean IoU {report.Matrix.MeanIoU():F4}  pixel accuracy {report.Matrix.PixelAccuracy():F4}");
+            Console.WriteLine($"worst: {string.Join(", ", report.Worst(3).Select(i => $"{i.Id} ({i.RoadIoU:F3})"))}");
+            Console.WriteLine($"wrote {metrics} and {samples.Count} probability maps in {mapsDir}");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The benchmark table, figures in percent as the KITTI site shows them.</summary>
+    public static void Print(IEnumerable<BenchmarkScores> scores)
+    {
+        Console.WriteLine($"{"category",-11} {"images",6} {"MaxF",7} {"AP",7} {"PRE",7} {"REC",7} {"FPR",7} {"FNR",7} {"thresh",7}");
+        foreach (var s in scores)
+            Console.WriteLine($"{s.Category,-11} {s.Images,6} {100 * s.MaxF,7:F2} {100 * s.AveragePrecision,7:F2} {100 * s.Precision,7:F2} {100 * s.Recall,7:F2} " +
+                              $"{100 * s.FalsePositiveRate,7:F2} {100 * s.FalseNegativeRate,7:F2} {s.BestThreshold,7:F3}");
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SegHelpers.Data;
+using static TorchSharp.torch;
+
+namespace SegHelpers.Evaluation;
+
+/// <summary>One image's result at the 0.5 decision.</summary>
+/// <param name="Id">The image id, e.g. <c>um_000012</c>.</param>
+/// <param name="Category">Its category.</param>
+/// <param name="RoadIoU">Road IoU over its evaluated pixels (NaN when it has neither true nor predicted road).</param>
+/// <param name="ImagePath">The image file.</param>
+public sealed record ImageScore(string Id, RoadCategory Category, double RoadIoU, string ImagePath);
+
+/// <summary>What <see cref="RoadEvaluation.Run"/> measured.</summary>
+/// <param name="Benchmark">KITTI MaxF/AP/… per category and URBAN_ROAD.</param>
+/// <param name="Matrix">Confusion matrix at the 0.5 decision over every evaluated pixel.</param>
+/// <param name="Images">Per-image road IoU, in input order.</param>
+public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, ConfusionMatrix Matrix, IReadOnlyList<ImageScore> Images)
+{
+    /// <summary>The pooled URBAN_ROAD scores.</summary>
+    public BenchmarkScores Urban => Benchmark.Single(b => b.Category == RoadBenchmark.Urban);
+
+    /// <summary>The <paramref name="count"/> images with the lowest road IoU.</summary>
+    public IReadOnlyList<ImageScore> Worst(int count = 6) =>
+        [.. Images.Where(i => !double.IsNaN(i.RoadIoU)).OrderBy(i => i.RoadIoU).Take(count)];
+
+    /// <summary>Writes metrics.json atomically: benchmark figures per category (curves left out), IoU figures and per-image IoU.</summary>
+    public void WriteJson(string path)
+    {
+        var json = new
+        {
+            benchmark = Benchmark.Select(b => new
+            {
+                category = b.Category, images = b.Images, max_f = b.MaxF, ap = b.AveragePrecision, pre = b.Precision, rec = b.Recall,
+                fpr = b.FalsePositiveRate, fnr = b.FalseNegativeRate, best_threshold = b.BestThreshold, positives = b.Positives, negatives = b.Negatives,
+            }),
+            road_iou = Matrix.IoU(RoadLabel.Road),
+            mean_iou = Matrix.MeanIoU(),
+            pixel_accuracy = Matrix.PixelAccuracy(),
+            road_precision = Matrix.Precision(RoadLabel.Road),
+            road_recall = Matrix.Recall(RoadLabel.Road),
+            road_f1 = Matrix.F1(RoadLabel.Road),
+            images = Images.Select(i => new { id = i.Id, road_iou = i.RoadIoU }),
+        };
+        AtomicFile.WriteText(path, JsonSerializer.Serialize(json, Options));
+    }
+
+    static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}
+
+/// <summary>Scores a predictor on labelled images with the benchmark's metrics and the IoU family.</summary>
+public static class RoadEvaluation
+{
+    /// <summary>
+    /// Predicts every sample at its own size and scores it. With <paramref name="probabilityFolder"/>, also writes the
+    /// KITTI probability maps there (so <c>seg eval --probs</c> and the devkit can score them again).
+    /// </summary>
+    public static EvaluationReport Run(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string? probabilityFolder = null, IProgress<int>? progress = null)
+    {
+        var labelled = samples.Where(s => s.LabelPath is not null).ToList();
+        if (labelled.Count == 0)
+            throw new ArgumentException("no labelled images to evaluate");
+        var benchmark = new RoadBenchmark();
+        var matrix = new ConfusionMatrix(2);
+        var images = new List<ImageScore>(labelled.Count);
+        int done = 0;
+        foreach (var chunk in labelled.Chunk(predictor.Options.BatchSize))
+        {
+            var pairs = chunk.Select(KittiRoad.LoadPair).ToArray();
+            var probabilities = predictor.PredictMany(pairs.Select(p => p.Image)).ToArray();
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var (sample, mask, probability) = (chunk[i], pairs[i].Mask, probabilities[i]);
+                benchmark.Add(sample.Category, probability.Values, mask);
+                var single = new ConfusionMatrix(2);
+                using (var scope = NewDisposeScope())
+                {
+                    var predicted = tensor(probability.Classes());
+                    var truth = tensor(mask);
+                    single.Update(predicted, truth);
+                    matrix.Update(predicted, truth);
+                }
+                images.Add(new ImageScore(sample.Id, sample.Category, single.IoU(RoadLabel.Road), sample.ImagePath));
+                if (probabilityFolder is not null)
+                    ProbabilityMaps.Write(probabilityFolder, sample, probability.Width, probability.Height, probability.Values);
+                progress?.Report(++done);
+            }
+        }
+        return new EvaluationReport(benchmark.ScoreAll(), matrix, images);
+    }
+
+    /// <summary>
+    /// Writes <c>{id}.png</c> overlays of <paramref name="samples"/> into <paramref name="folder"/>: predicted road green, and
+    /// where a label exists, missed road red and false road blue. Returns the files written.
+    /// </summary>
+    public static IReadOnlyList<string> WriteOverlays(RoadPredictor predictor, IEnumerable<KittiSample> samples, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var written = new List<string>();
+        foreach (var chunk in samples.Chunk(predictor.Options.BatchSize))
+        {
+            var images = chunk.Select(Load).ToArray();
+            var probabilities = predictor.PredictMany(images.Select(p => p.Image)).ToArray();
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                string file = Path.Combine(folder, chunk[i].Id + ".png");
+                ImageFile.WritePng(file, Overlay.Road(images[i].Image, probabilities[i], images[i].Mask));
+                written.Add(file);
+            }
+        }
+        return written;
+
+        static (RgbImage Image, byte[]? Mask) Load(KittiSample sample) =>
+            sample.LabelPath is null ? (ImageFile.ReadRgb(sample.ImagePath), null) : KittiRoad.LoadPair(sample);
+    }
+}

@@ -1,0 +1,127 @@
+using SegHelpers.Data;
+using SegHelpers.Model;
+using SegHelpers.Model.Weights;
+using SegHelpers.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SegHelpers.Evaluation;
+
+/// <summary>How <see cref="RoadPredictor"/> runs the model.</summary>
+/// <param name="Height">Network input height; images are resized to Height×Width and the result back to their own size.</param>
+/// <param name="Width">Network input width.</param>
+/// <param name="Flip">Average the logits with those of the mirrored image (test-time augmentation).</param>
+/// <param name="BatchSize">Images per forward pass.</param>
+/// <param name="Device"><c>auto</c> (CUDA when present), <c>cpu</c> or <c>cuda</c>.</param>
+public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto");
+
+/// <summary>A road probability map at an image's own size, quantised to 8 bits as KITTI submissions are.</summary>
+/// <param name="Width">Image width.</param>
+/// <param name="Height">Image height.</param>
+/// <param name="Values">Row-major road probability × 255.</param>
+public sealed record RoadProbability(int Width, int Height, byte[] Values)
+{
+    /// <summary>Class per pixel (<see cref="RoadLabel.Road"/> where p ≥ <paramref name="threshold"/>/255, else <see cref="RoadLabel.NonRoad"/>).</summary>
+    public byte[] Classes(byte threshold = 128) => [.. Values.Select(v => v >= threshold ? RoadLabel.Road : RoadLabel.NonRoad)];
+}
+
+/// <summary>
+/// Runs a trained FCN on whole images of any size: resize to the network size, ImageNet normalisation,
+/// softmax over the logits resized bilinearly back to the image's size, optional flip averaging.
+/// </summary>
+public sealed class RoadPredictor : IDisposable
+{
+    readonly Fcn _model;
+    readonly Device _device;
+    readonly IPairedTransform _transform;
+
+    /// <summary>Wraps a model (which the predictor then owns).</summary>
+    public RoadPredictor(Fcn model, PredictionOptions options)
+    {
+        options = options with { BatchSize = Math.Max(1, options.BatchSize) };
+        Options = options;
+        _device = options.Device switch
+        {
+            "auto" => cuda.is_available() ? CUDA : CPU,
+            "cpu" => CPU,
+            _ when cuda.is_available() => new Device(options.Device),
+            _ => throw new ArgumentException($"device {options.Device} was asked for but CUDA is not available here; use cpu or auto"),
+        };
+        _model = model;
+        _model.to(_device).eval();
+        _transform = Presets.Eval(options.Height, options.Width);
+    }
+
+    /// <summary>The options in use.</summary>
+    public PredictionOptions Options { get; }
+
+    /// <summary>The model.</summary>
+    public Fcn Model => _model;
+
+    /// <summary>
+    /// Loads a run folder's <c>best.safetensors</c> (or any FCN checkpoint file) with <paramref name="options"/>,
+    /// by default <see cref="DefaultOptions"/>.
+    /// </summary>
+    public static RoadPredictor Load(string modelPath, PredictionOptions? options = null)
+    {
+        var (model, _) = FcnCheckpoint.Load(CheckpointFile(modelPath));
+        return new RoadPredictor(model, options ?? DefaultOptions(modelPath));
+    }
+
+    /// <summary>Options for a model: the network size is its run's training size (from <c>options.json</c>), else 160×576.</summary>
+    public static PredictionOptions DefaultOptions(string modelPath)
+    {
+        var run = new RunFolder(Path.GetDirectoryName(CheckpointFile(modelPath))!);
+        return run.HasRun ? new PredictionOptions(run.ReadInfo().Options.Height, run.ReadInfo().Options.Width) : new PredictionOptions();
+    }
+
+    static string CheckpointFile(string modelPath)
+    {
+        string file = Path.GetFullPath(Directory.Exists(modelPath) ? new RunFolder(modelPath).BestCheckpoint : modelPath);
+        if (!File.Exists(file))
+            throw new BadInputException(file, "not found", Directory.Exists(modelPath)
+                ? "the run has not finished an epoch yet; train it (seg train) or pass a checkpoint file"
+                : "pass a run folder or a .safetensors checkpoint written by seg train");
+        return file;
+    }
+
+    /// <summary>The road probability map of one image.</summary>
+    public RoadProbability Predict(RgbImage image) => PredictMany([image]).Single();
+
+    /// <summary>Road probability maps, batched, in order.</summary>
+    public IEnumerable<RoadProbability> PredictMany(IEnumerable<RgbImage> images)
+    {
+        foreach (var chunk in images.Chunk(Options.BatchSize))
+            foreach (var result in PredictBatch(chunk))
+                yield return result;
+    }
+
+    List<RoadProbability> PredictBatch(RgbImage[] images)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var rng = new Random(0);
+        var inputs = images.Select(image =>
+        {
+            var pixels = image.ToTensor().to(ScalarType.Float32).div_(255f);
+            return _transform.Apply(pixels, zeros([image.Height, image.Width], ScalarType.Byte), rng).Image;
+        }).ToArray();
+        var batch = stack(inputs).to(_device);
+        var logits = _model.call(batch);
+        if (Options.Flip)
+            logits = (logits + _model.call(batch.flip(3)).flip(3)) / 2;
+        var results = new List<RoadProbability>(images.Length);
+        for (int i = 0; i < images.Length; i++)
+        {
+            var full = nn.functional.interpolate(logits[i].unsqueeze(0), [images[i].Height, images[i].Width],
+                mode: InterpolationMode.Bilinear, align_corners: false);
+            var road = full.softmax(1)[0, RoadLabel.Road];
+            var bytes = road.mul(255f).round().clamp(0, 255).to(ScalarType.Byte).cpu();
+            results.Add(new RoadProbability(images[i].Width, images[i].Height, bytes.data<byte>().ToArray()));
+        }
+        return results;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _model.Dispose();
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using SegHelpers.Data;
+using SegHelpers.Model;
+using SegHelpers.Model.Weights;
+using SegHelpers.Tests.Data;
+
+namespace SegHelpers.Tests.Cli;
+
+public class EvalCommandsTests
+{
+    static string Devkit(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "devkit", name);
+
+    static string TinyCheckpoint(TempDir dir)
+    {
+        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+        string file = dir["model.safetensors"];
+        FcnCheckpoint.Save(model, file);
+        return file;
+    }
+
+    [Fact]
+    public void Eval_probs_prints_the_devkit_figures_per_category_and_urban()
+    {
+        var (exit, stdout, stderr) = Seg.Run("eval", "--data", Devkit("data_road"), "--probs", Devkit("probs"));
+
+        Assert.True(exit == 0, stderr);
+        var expected = JsonDocument.Parse(File.ReadAllText(Devkit("expected.json"))).RootElement;
+        foreach (string category in new[] { "UM_ROAD", "UMM_ROAD", "UU_ROAD", "URBAN_ROAD" })
+        {
+            var row = stdout.Split('\n').Single(l => l.StartsWith(category + " "));
+            double maxF = double.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(100 * expected.GetProperty(category).GetProperty("MaxF").GetDouble(), maxF, 2);
+        }
+    }
+
+    [Fact]
+    public void Predict_writes_maps_masks_and_overlays_at_each_images_size_with_kitti_names()
+    {
+        using var dir = new TempDir();
+        Kitti.Solid(dir["in/um_000007.png"], 1242, 375, (90, 90, 90));
+        Kitti.Solid(dir["in/uu_000123.png"], 301, 97, (120, 100, 90));
+
+        var (exit, _, stderr) = Seg.Run("predict", "--model", TinyCheckpoint(dir), "--input", dir["in"], "--out", dir["out"], "--kitti", "--overlay", "--size", "32x96");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal((1242, 375), ImageFile.ReadSize(dir["out/probs/um_road_000007.png"]));
+        Assert.Equal((301, 97), ImageFile.ReadSize(dir["out/probs/uu_road_000123.png"]));
+        Assert.Equal((301, 97), ImageFile.ReadSize(dir["out/masks/uu_000123.png"]));
+        Assert.Equal((1242, 375), ImageFile.ReadSize(dir["out/overlays/um_000007.png"]));
+    }
+
+    [Fact]
+    public void Predict_with_kitti_names_refuses_a_file_not_named_like_kitti()
+    {
+        using var dir = new TempDir();
+        Kitti.Solid(dir["in/frame1.png"], 64, 32, (90, 90, 90));
+
+        var (exit, _, stderr) = Seg.Run("predict", "--model", TinyCheckpoint(dir), "--input", dir["in"], "--out", dir["out"], "--kitti");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("frame1.png", stderr);
+    }
+
+    [Fact]
+    public void Eval_model_writes_metrics_json_and_a_map_per_image()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 5, height: 40, width: 128);
+
+        var (exit, stdout, stderr) = Seg.Run("eval", "--data", data, "--model", TinyCheckpoint(dir), "--split", "all", "--size", "32x96", "--out", dir["eval"]);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("URBAN_ROAD", stdout);
+        var metrics = JsonDocument.Parse(File.ReadAllText(dir["eval/metrics.json"])).RootElement;
+        Assert.Equal(5, metrics.GetProperty("images").GetArrayLength());
+        Assert.Equal(5, Directory.GetFiles(dir["eval/probs"]).Length);
+    }
+}
