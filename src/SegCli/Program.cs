@@ -12,5 +12,6 @@ var root = new RootCommand("FCN road segmentation on KITTI Road with TorchSharp.
     TrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
+    NotebookCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,0 +1,101 @@
+using System.Globalization;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace SegNotebooks;
+
+/// <summary>
+/// Papermill-style parameters: the values go into a new cell tagged <c>injected-parameters</c> right after the cell
+/// tagged <c>parameters</c>, as assignments to the variables that cell declares. A value is written as a literal of
+/// the declared type (string, bool, numbers; <c>var</c> takes the initializer's type); for any other type the value is
+/// taken as a C# expression.
+/// </summary>
+public static class NotebookParameters
+{
+    /// <summary>The tag of the cell holding every knob.</summary>
+    public const string Tag = "parameters";
+
+    /// <summary>The tag of the cell the executor adds.</summary>
+    public const string InjectedTag = "injected-parameters";
+
+    /// <summary>
+    /// Adds the injected cell for the values the parameters cell declares and returns the names it does not declare
+    /// (papermill also lets a shared parameter set pass over notebooks that do not use every value).
+    /// </summary>
+    public static IReadOnlyList<string> Inject(Notebook notebook, IReadOnlyDictionary<string, string> values)
+    {
+        if (values.Count == 0)
+            return [];
+        var cells = notebook.Cells;
+        int index = cells.ToList().FindIndex(c => c.Type == "code" && c.Tags.Contains(Tag));
+        if (index < 0)
+            return [.. values.Keys];
+        var declared = Declarations(cells[index].Source);
+        var lines = new List<string> { "// Parameters injected by seg notebook run" };
+        var ignored = new List<string>();
+        foreach (var (name, value) in values)
+        {
+            if (declared.TryGetValue(name, out var type))
+                lines.Add($"{name} = {Literal(name, type, value)};");
+            else
+                ignored.Add(name);
+        }
+        if (lines.Count > 1)
+            notebook.InsertCode(index + 1, string.Join("\n", lines), InjectedTag);
+        return ignored;
+    }
+
+    /// <summary>The variables the notebook's parameters cell declares (none without such a cell).</summary>
+    public static IReadOnlyDictionary<string, string> Declarations(Notebook notebook) =>
+        notebook.Cells.FirstOrDefault(c => c.Type == "code" && c.Tags.Contains(Tag)) is { } cell ? Declarations(cell.Source) : new Dictionary<string, string>();
+
+    /// <summary>Variable name → declared type ("string", "int", "double", "bool", … or the type's text).</summary>
+    public static IReadOnlyDictionary<string, string> Declarations(string source)
+    {
+        var root = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest, kind: SourceCodeKind.Script)).GetRoot();
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var declaration in root.DescendantNodes().OfType<VariableDeclarationSyntax>())
+        {
+            if (declaration.Parent is not (FieldDeclarationSyntax or LocalDeclarationStatementSyntax))
+                continue;
+            foreach (var variable in declaration.Variables)
+            {
+                string type = declaration.Type.IsVar ? Infer(variable.Initializer?.Value) : declaration.Type.ToString();
+                result[variable.Identifier.Text] = type.TrimEnd('?');
+            }
+        }
+        return result;
+    }
+
+    static string Infer(ExpressionSyntax? value) => value switch
+    {
+        LiteralExpressionSyntax l when l.IsKind(SyntaxKind.StringLiteralExpression) => "string",
+        InterpolatedStringExpressionSyntax => "string",
+        LiteralExpressionSyntax l when l.IsKind(SyntaxKind.TrueLiteralExpression) || l.IsKind(SyntaxKind.FalseLiteralExpression) => "bool",
+        LiteralExpressionSyntax l when l.IsKind(SyntaxKind.NumericLiteralExpression) => l.Token.Value switch
+        {
+            int => "int",
+            long => "long",
+            float => "float",
+            _ => "double",
+        },
+        _ => "expression",
+    };
+
+    static string Literal(string name, string type, string value)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        string? literal = type switch
+        {
+            "string" or "String" or "System.String" => SymbolDisplay.FormatLiteral(value, quote: true),
+            "bool" or "Boolean" => bool.TryParse(value, out var b) ? (b ? "true" : "false") : null,
+            "int" or "Int32" => int.TryParse(value, NumberStyles.Integer, invariant, out var i) ? i.ToString(invariant) : null,
+            "long" or "Int64" => long.TryParse(value, NumberStyles.Integer, invariant, out var l) ? l.ToString(invariant) + "L" : null,
+            "double" or "Double" => double.TryParse(value, NumberStyles.Float, invariant, out var d) ? d.ToString("R", invariant) + "d" : null,
+            "float" or "Single" => float.TryParse(value, NumberStyles.Float, invariant, out var f) ? f.ToString("R", invariant) + "f" : null,
+            _ => value,
+        };
+        return literal ?? throw new ArgumentException($"parameter {name} is declared {type}; '{value}' is not a {type}");
+    }
+}

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SegHelpers;
+
+namespace SegNotebooks;
+
+/// <summary>Where and how to run notebooks.</summary>
+/// <param name="OutputFolder">Receives <c>NAME.ipynb</c> (executed) and <c>NAME.html</c> for each notebook.</param>
+/// <param name="Parameters">Papermill-style values for the <c>parameters</c> cell.</param>
+/// <param name="Log">Progress lines (cell by cell); null for none.</param>
+public sealed record NotebookRunOptions(string OutputFolder, IReadOnlyDictionary<string, string>? Parameters = null, TextWriter? Log = null);
+
+/// <summary>What running one notebook did.</summary>
+/// <param name="Notebook">The source notebook.</param>
+/// <param name="Executed">The executed copy.</param>
+/// <param name="Report">The HTML report.</param>
+/// <param name="FailedCell">Index (in the executed notebook) of the cell that failed; null when all ran.</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="Duration">Wall time.</param>
+/// <param name="IgnoredParameters">Parameters the notebook's parameters cell does not declare.</param>
+public sealed record NotebookRunResult(string Notebook, string Executed, string Report, int? FailedCell, string? Error, TimeSpan Duration, IReadOnlyList<string> IgnoredParameters)
+{
+    /// <summary>Every cell ran.</summary>
+    public bool Succeeded => FailedCell is null;
+}
+
+/// <summary>
+/// Runs a notebook top to bottom the way <c>papermill</c> / <c>nbconvert --execute</c> would, in a fresh
+/// <see cref="CSharpKernel"/> whose working directory is the notebook's folder, like a Jupyter kernel. Stops at the first
+/// failing cell; the executed notebook (outputs and execution counts filled, later cells cleared) and the HTML report are
+/// written in every case.
+/// </summary>
+public static class NotebookRunner
+{
+    /// <summary>Runs <paramref name="path"/>.</summary>
+    public static NotebookRunResult Run(string path, NotebookRunOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var notebook = Notebook.Load(path);
+        notebook.RequireCellIds();
+        var ignored = NotebookParameters.Inject(notebook, options.Parameters ?? new Dictionary<string, string>());
+        string name = System.IO.Path.GetFileNameWithoutExtension(path);
+        string folder = System.IO.Path.GetFullPath(options.OutputFolder);
+        string executed = System.IO.Path.Combine(folder, name + ".ipynb");
+        string report = System.IO.Path.Combine(folder, name + ".html");
+        if (string.Equals(executed, notebook.Path, StringComparison.Ordinal))
+            throw new BadInputException(folder, "is the notebook's own folder", "pass another --out so the source notebook is not overwritten");
+
+        if (ignored.Count > 0)
+            options.Log?.WriteLine($"[{name}] not in its parameters cell, so not injected: {string.Join(", ", ignored)}");
+        string directory = System.IO.Path.GetDirectoryName(notebook.Path)!;
+        string previousDirectory = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = directory;
+        int? failed = null;
+        string? error = null;
+        try
+        {
+            var kernel = new CSharpKernel(directory);
+            var cells = notebook.Cells;
+            int count = 0;
+            foreach (var cell in cells)
+                cell.Clear();
+            for (int i = 0; i < cells.Count && failed is null; i++)
+            {
+                if (cells[i].Type != "code")
+                    continue;
+                cells[i].ExecutionCount = ++count;
+                options.Log?.WriteLine($"[{name}] cell {i} ({count})");
+                var cellClock = Stopwatch.StartNew();
+                var run = kernel.Run(cells[i].Source, new CellOutputs(cells[i].Outputs), count);
+                options.Log?.WriteLine($"[{name}] cell {i} {(run.Succeeded ? "ok" : "FAILED")} in {cellClock.Elapsed.TotalSeconds:F1}s");
+                if (!run.Succeeded)
+                    (failed, error) = (i, $"cell {i} (execution {count}) {run.Error}");
+            }
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previousDirectory;
+        }
+        notebook.Metadata["seg_executor"] = new JsonObject
+        {
+            ["source"] = notebook.Path,
+            ["parameters"] = new JsonObject([.. (options.Parameters ?? new Dictionary<string, string>()).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]),
+            ["duration_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["failed_cell"] = failed,
+            ["error"] = error,
+        };
+        notebook.Save(executed);
+        AtomicFile.WriteText(report, NotebookReport.Html(notebook, name));
+        return new NotebookRunResult(notebook.Path, executed, report, failed, error, clock.Elapsed, ignored);
+    }
+}

@@ -1,0 +1,127 @@
+using SegHelpers.Tests.Cli;
+using SegHelpers.Tests.Data;
+using static SegHelpers.Tests.Notebooks.NotebookFiles;
+
+namespace SegHelpers.Tests.Notebooks;
+
+public class NotebookExecutorTests
+{
+    [Fact]
+    public void Cells_share_state_and_every_output_kind_lands_in_a_valid_notebook()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["in/t.ipynb"],
+            Markdown("# Title\nsome *text*"),
+            Code("#!csharp\n#r \"nuget: SegHelpers, 0.1.0\"\nint x = 20;"),
+            Code("Console.WriteLine($\"x is {x}\");\nx * 2 + 2"),
+            Code("var h = display(\"first\");\nh.Update(HTML(\"<b>second</b>\"));"),
+            Code("SegHelpers.Notebooks.PngImage.From(new SegHelpers.Data.RgbImage(2, 1, new byte[] { 255, 0, 0, 0, 0, 255 }))"),
+            Code("Console.Error.WriteLine(\"careful\");"));
+
+        var (exit, _, stderr) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.True(exit == 0, stderr);
+        string executed = dir["out/t.ipynb"];
+        AssertValid(executed);
+        var cells = Cells(executed);
+        Assert.Equal([null, 1, 2, 3, 4, 5], cells.Select(c => c!["execution_count"]?.GetValue<int>()));
+        var second = Outputs(cells, 2);
+        Assert.Equal("x is 20\n", second[0]!["text"]!.GetValue<string>());
+        Assert.Equal("42", second[1]!["data"]!["text/plain"]!.GetValue<string>());
+        var display = Assert.Single(Outputs(cells, 3));
+        Assert.Equal("<b>second</b>", display!["data"]!["text/html"]!.GetValue<string>());
+        var png = Convert.FromBase64String(Assert.Single(Outputs(cells, 4))!["data"]!["image/png"]!.GetValue<string>());
+        Assert.Equal<byte>([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        Assert.Equal("stderr", Assert.Single(Outputs(cells, 5))!["name"]!.GetValue<string>());
+        string report = File.ReadAllText(dir["out/t.html"]);
+        Assert.Contains("<h1", report);
+        Assert.Contains("data:image/png;base64,", report);
+        Assert.Contains("x is 20", report);
+    }
+
+    [Fact]
+    public void Parameters_go_into_a_tagged_cell_after_the_parameters_cell_typed_as_declared()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"],
+            Code("int Count = 1;\nstring Name = \"a\";\ndouble Rate = 0.5;\nvar Flag = false;", "parameters"),
+            Code("Console.Write($\"{Count + 1}|{Name}|{Rate * 2}|{Flag}\");"));
+
+        var (exit, _, stderr) = Seg.Run("notebook", "run", notebook, "--out", dir["out"], "-p", "Count=3", "-p", "Name=x \"y\"", "-p", "Rate=2", "-p", "Flag=true");
+
+        Assert.True(exit == 0, stderr);
+        var cells = Cells(dir["out/t.ipynb"]);
+        Assert.Equal(3, cells.Count);
+        Assert.Equal("injected-parameters", cells[1]!["metadata"]!["tags"]![0]!.GetValue<string>());
+        Assert.Equal("4|x \"y\"|4|True", Outputs(cells, 2)[0]!["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void A_parameter_no_notebook_declares_is_refused_and_a_value_of_the_wrong_type_is_named()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"], Code("int Count = 1;", "parameters"));
+
+        var unknown = Seg.Run("notebook", "run", notebook, "--out", dir["out"], "-p", "Cuont=3");
+        var wrongType = Seg.Run("notebook", "run", notebook, "--out", dir["out"], "-p", "Count=many");
+
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("Cuont", unknown.Err);
+        Assert.Equal(2, wrongType.Exit);
+        Assert.Contains("Count is declared int", wrongType.Err);
+    }
+
+    [Fact]
+    public void A_failing_cell_stops_the_run_and_the_partial_notebook_and_report_are_still_written()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"],
+            Code("Console.WriteLine(\"before\");"),
+            Code("throw new InvalidOperationException(\"boom\");"),
+            Code("Console.WriteLine(\"after\");"));
+
+        var (exit, stdout, _) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("cell 1", stdout);
+        Assert.Contains("boom", stdout);
+        string executed = dir["out/t.ipynb"];
+        AssertValid(executed);
+        var cells = Cells(executed);
+        var error = Assert.Single(Outputs(cells, 1))!;
+        Assert.Equal(("error", "System.InvalidOperationException", "boom"),
+            (error["output_type"]!.GetValue<string>(), error["ename"]!.GetValue<string>(), error["evalue"]!.GetValue<string>()));
+        Assert.Null(cells[2]!["execution_count"]?.GetValue<int>());
+        Assert.Empty(Outputs(cells, 2));
+        Assert.Contains("boom", File.ReadAllText(dir["out/t.html"]));
+    }
+
+    [Fact]
+    public void A_compile_error_is_reported_with_its_line_in_the_cell()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"], Code("int a = 1;\nint b = a + undefinedName;"));
+
+        var (exit, stdout, _) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("(2,", stdout);
+        Assert.Contains("undefinedName", stdout);
+        Assert.Equal("CompilationError", Assert.Single(Outputs(Cells(dir["out/t.ipynb"]), 0))!["ename"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("#r \"nuget: Not.A.Package, 1.0.0\"", "Not.A.Package")]
+    [InlineData("#r \"nuget: TorchSharp, 0.100.0\"", "ships TorchSharp 0.107.0, not 0.100.0")]
+    [InlineData("#!fsharp\nlet x = 1", "#!fsharp")]
+    public void Directives_the_executor_cannot_satisfy_are_errors_naming_them(string source, string expected)
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"], Code(source));
+
+        var (exit, stdout, _) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains(expected, stdout);
+    }
+}
