@@ -1,65 +1,64 @@
 using System.CommandLine;
-using SegHelpers.Data;
-using SegHelpers.Evaluation;
+using SegHelpers;
 using SegHelpers.Native;
-using SegHelpers.Training;
+using SegNotebooks;
 
 namespace SegCli.Commands;
 
 /// <summary>
-/// <c>seg main</c>: the README's main job on the embedded synthetic default. Makes and checks the data, trains
-/// FCN-8s from scratch, scores the validation split with the KITTI metrics at full size and writes overlays.
+/// <c>seg main</c>: the README's main job. Runs the five notebooks in order on the synthetic default and leaves
+/// everything in the artifacts folder: data, the trained run, metrics, overlays, submission maps, and each
+/// executed notebook with its HTML report.
 /// </summary>
 static class MainCommand
 {
-    /// <summary>The main job's training options: a quarter-width FCN-8s at 96×320, which converges on 2 CPU cores in minutes.</summary>
-    public static readonly TrainingOptions Defaults = new(Epochs: 40, Height: 96, Width: 320, LearningRate: 3e-4, WidthDivisor: 4);
-
     public static Command Create()
     {
         var outDir = new Option<string>("--out") { Description = "Artifacts folder.", DefaultValueFactory = _ => "artifacts" };
-        var count = new Option<int>("--count") { Description = "Synthetic labelled images.", DefaultValueFactory = _ => 40 };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => Defaults.Epochs };
-        var command = new Command("main", "The whole job on the synthetic default: data, check, train, KITTI evaluation, overlays, all into --out.")
+        var notebooks = new Option<string?>("--notebooks") { Description = "Folder of the notebooks (default: the repository's notebooks/)." };
+        var parameters = new Option<string[]>("--parameter", "-p") { Description = "Name=Value for the notebooks' parameters cells, e.g. -p Epochs=60." };
+        var command = new Command("main", "The whole job on the synthetic default: run notebooks 01–05 (data, encoder, decoder, training, evaluation) into --out.")
         {
-            outDir, count, epochs,
+            outDir, notebooks, parameters,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
             string artifacts = Path.GetFullPath(parse.GetValue(outDir)!);
-            string data = Path.Combine(artifacts, "data");
+            string folder = parse.GetValue(notebooks) ?? FindNotebooks();
+            var paths = Directory.GetFiles(folder, "0*.ipynb").Order().ToList();
+            if (paths.Count == 0)
+                throw new BadInputException(folder, "holds no notebooks (0*.ipynb)", "run from the repository or pass --notebooks DIR");
             Console.WriteLine(TorchNative.Describe());
-            SyntheticRoads.Write(data, new SyntheticOptions(Count: parse.GetValue(count)));
-            Console.WriteLine($"synthetic KITTI data: {data}");
-            var report = DatasetReport.Build(data);
-            CheckCommand.Print(report);
-            if (!report.Usable)
-                return Cli.BadInput;
-
             TorchNative.EnsureLoadable();
-            using var cancel = new CancellationTokenSource();
-            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-                System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; cancel.Cancel(); });
-            string run = Path.Combine(artifacts, "run");
-            if (Directory.Exists(run))
-                Directory.Delete(run, recursive: true);
-            var options = Defaults with { Epochs = parse.GetValue(epochs) };
-            var result = TrainingConsole.Run(progress => Trainer.Train(data, run, options, progress, cancel.Token));
-            Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}; best epoch {result.BestEpoch}, val road IoU {result.BestRoadIoU:F4}");
-            if (result.Status is not (TrainingStatus.Completed or TrainingStatus.StoppedEarly))
-                return result.Status == TrainingStatus.Interrupted ? 130 : 1;
-
-            var validation = new RunFolder(run).ReadInfo().Split(KittiRoad.Open(data)).Validation;
-            using var predictor = RoadPredictor.Load(run);
-            string evalDir = Path.Combine(artifacts, "eval");
-            Console.WriteLine($"evaluating {validation.Count} validation images at full size");
-            var evaluation = RoadEvaluation.Run(predictor, validation, Path.Combine(evalDir, "probs"));
-            evaluation.WriteJson(Path.Combine(evalDir, "metrics.json"));
-            EvalCommand.Print(evaluation.Benchmark);
-            var overlays = RoadEvaluation.WriteOverlays(predictor, validation, Path.Combine(artifacts, "overlays"));
-            Console.WriteLine($"full-size road IoU {evaluation.Matrix.IoU(RoadLabel.Road):F4}; wrote {evalDir}/metrics.json and {overlays.Count} overlays in {artifacts}/overlays");
+            var values = new Dictionary<string, string> { ["Artifacts"] = artifacts };
+            foreach (var p in parse.GetValue(parameters) ?? [])
+            {
+                int eq = p.IndexOf('=');
+                if (eq <= 0)
+                    throw new ArgumentException($"-p '{p}' is not Name=Value");
+                values[p[..eq]] = p[(eq + 1)..];
+            }
+            var options = new NotebookRunOptions(Path.Combine(artifacts, "notebooks"), values, Console.Error);
+            foreach (var path in paths)
+            {
+                var result = NotebookRunner.Run(path, options);
+                Console.WriteLine($"{Path.GetFileName(path)}: {(result.Succeeded ? "ok" : "FAILED at " + result.Error)} in {result.Duration.TotalSeconds:F0}s → {result.Report}");
+                if (!result.Succeeded)
+                    return 1;
+            }
+            Console.WriteLine($"artifacts in {artifacts}: data/, run/ (model, metrics.jsonl), eval/metrics.json, overlays/, submission/, notebooks/ (executed .ipynb and .html)");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The repository's notebooks/ folder, found from the working directory or from where seg lives.</summary>
+    static string FindNotebooks()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (Directory.Exists(Path.Combine(dir.FullName, "notebooks")) && File.Exists(Path.Combine(dir.FullName, "notebooks", "01-data.ipynb")))
+                    return Path.Combine(dir.FullName, "notebooks");
+        throw new BadInputException(Environment.CurrentDirectory, "is not inside the repository (no notebooks/01-data.ipynb above it)", "run from the repository or pass --notebooks DIR");
     }
 }

@@ -49,6 +49,13 @@ public static class ImageFile
     /// <summary>Writes an RGB PNG.</summary>
     public static void WritePng(string path, RgbImage image)
     {
+        byte[] png = EncodePng(image);
+        AtomicFile.Write(path, stream => stream.Write(png));
+    }
+
+    /// <summary>An RGB image as PNG bytes.</summary>
+    public static byte[] EncodePng(RgbImage image)
+    {
         var rgba = new byte[image.Width * image.Height * 4];
         for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
         {
@@ -57,7 +64,7 @@ public static class ImageFile
             rgba[i + 2] = image.Pixels[j + 2];
             rgba[i + 3] = 255;
         }
-        Write(path, new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), rgba);
+        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), rgba);
     }
 
     /// <summary>Writes an 8-bit grayscale PNG (KITTI submission probability maps, binary masks).</summary>
@@ -80,6 +87,12 @@ public static class ImageFile
 
     static void Write(string path, SKImageInfo info, byte[] pixels)
     {
+        byte[] png = Encode(info, pixels);
+        AtomicFile.Write(path, stream => stream.Write(png));
+    }
+
+    static byte[] Encode(SKImageInfo info, byte[] pixels)
+    {
         using var bitmap = new SKBitmap();
         unsafe
         {
@@ -88,8 +101,8 @@ public static class ImageFile
                 if (!bitmap.InstallPixels(info, (IntPtr)p, info.RowBytes))
                     throw new InvalidOperationException($"SkiaSharp could not wrap a {info.Width}x{info.Height} {info.ColorType} image");
                 using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100)
-                    ?? throw new InvalidOperationException($"SkiaSharp could not encode {path} as PNG");
-                AtomicFile.Write(path, stream => data.SaveTo(stream));
+                    ?? throw new InvalidOperationException($"SkiaSharp could not encode a {info.Width}x{info.Height} image as PNG");
+                return data.ToArray();
             }
         }
     }

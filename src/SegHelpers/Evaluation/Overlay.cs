@@ -32,6 +32,23 @@ public static class Overlay
         return image with { Pixels = pixels };
     }
 
+    /// <summary>A decoded label drawn on its image: road tinted green, don't-care pixels darkened, non-road as is.</summary>
+    public static RgbImage Label(RgbImage image, byte[] mask, double alpha = 0.45)
+    {
+        if (mask.Length != image.Width * image.Height)
+            throw new ArgumentException($"label has {mask.Length} pixels, image {image.Width}×{image.Height}");
+        var pixels = (byte[])image.Pixels.Clone();
+        for (int i = 0; i < mask.Length; i++)
+            for (int c = 0; c < 3; c++)
+                pixels[3 * i + c] = mask[i] switch
+                {
+                    RoadLabel.Road => Blend(pixels[3 * i + c], c == 1 ? (byte)220 : (byte)0, alpha),
+                    RoadLabel.Ignore => Blend(pixels[3 * i + c], 0, 0.6),
+                    _ => pixels[3 * i + c],
+                };
+        return image with { Pixels = pixels };
+    }
+
     /// <summary>255 where p ≥ <paramref name="threshold"/>/255, else 0.</summary>
     public static byte[] BinaryMask(RoadProbability probability, byte threshold = 128) =>
         [.. probability.Values.Select(v => v >= threshold ? (byte)255 : (byte)0)];

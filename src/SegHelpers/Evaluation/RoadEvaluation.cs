@@ -6,11 +6,13 @@ using static TorchSharp.torch;
 namespace SegHelpers.Evaluation;
 
 /// <summary>One image's result at the 0.5 decision.</summary>
-/// <param name="Id">The image id, e.g. <c>um_000012</c>.</param>
-/// <param name="Category">Its category.</param>
+/// <param name="Sample">The image and its label.</param>
 /// <param name="RoadIoU">Road IoU over its evaluated pixels (NaN when it has neither true nor predicted road).</param>
-/// <param name="ImagePath">The image file.</param>
-public sealed record ImageScore(string Id, RoadCategory Category, double RoadIoU, string ImagePath);
+public sealed record ImageScore(KittiSample Sample, double RoadIoU)
+{
+    /// <summary>The image id, e.g. <c>um_000012</c>.</summary>
+    public string Id => Sample.Id;
+}
 
 /// <summary>What <see cref="RoadEvaluation.Run"/> measured.</summary>
 /// <param name="Benchmark">KITTI MaxF/AP/… per category and URBAN_ROAD.</param>
@@ -85,13 +87,30 @@ public static class RoadEvaluation
                     single.Update(predicted, truth);
                     matrix.Update(predicted, truth);
                 }
-                images.Add(new ImageScore(sample.Id, sample.Category, single.IoU(RoadLabel.Road), sample.ImagePath));
+                images.Add(new ImageScore(sample, single.IoU(RoadLabel.Road)));
                 if (probabilityFolder is not null)
                     ProbabilityMaps.Write(probabilityFolder, sample, probability.Width, probability.Height, probability.Values);
                 progress?.Report(++done);
             }
         }
         return new EvaluationReport(benchmark.ScoreAll(), matrix, images);
+    }
+
+    /// <summary>
+    /// Writes the KITTI submission files for <paramref name="samples"/> (labelled or not): <c>{cat}_road_{NNNNNN}.png</c>,
+    /// 8-bit p × 255 at each image's size, as the benchmark and the devkit's <c>evaluateRoad.py</c> read them.
+    /// </summary>
+    public static int WriteProbabilityMaps(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string folder, IProgress<int>? progress = null)
+    {
+        int done = 0;
+        foreach (var chunk in samples.Chunk(predictor.Options.BatchSize))
+        {
+            var probabilities = predictor.PredictMany(chunk.Select(s => ImageFile.ReadRgb(s.ImagePath))).ToArray();
+            for (int i = 0; i < chunk.Length; i++)
+                ProbabilityMaps.Write(folder, chunk[i], probabilities[i].Width, probabilities[i].Height, probabilities[i].Values);
+            progress?.Report(done += chunk.Length);
+        }
+        return done;
     }
 
     /// <summary>

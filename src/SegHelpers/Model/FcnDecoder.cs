@@ -55,7 +55,7 @@ public sealed class FcnDecoder : Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     /// <summary>A transposed convolution that upsamples by exactly <paramref name="factor"/>, initialised to bilinear interpolation.</summary>
-    static ConvTranspose2d Upsampler(long channels, int factor)
+    public static ConvTranspose2d Upsampler(long channels, int factor)
     {
         var up = ConvTranspose2d(channels, channels, 2 * factor, stride: factor, padding: factor / 2, bias: false);
         using (no_grad())
