@@ -32,6 +32,27 @@ static class Cli
         }
     }
 
+    /// <summary>
+    /// Reads <c>-p Name=Value</c> options for <paramref name="notebooks"/>; a name none of their parameters cells declares
+    /// is an error (a typo would otherwise leave a default in place silently).
+    /// </summary>
+    public static Dictionary<string, string> NotebookParameters(IEnumerable<string> options, IReadOnlyList<string> notebooks, IEnumerable<KeyValuePair<string, string>>? preset = null)
+    {
+        var values = new Dictionary<string, string>(preset ?? [], StringComparer.Ordinal);
+        foreach (var p in options)
+        {
+            int eq = p.IndexOf('=');
+            if (eq <= 0)
+                throw new ArgumentException($"-p '{p}' is not Name=Value");
+            values[p[..eq]] = p[(eq + 1)..];
+        }
+        var declared = notebooks.SelectMany(n => SegNotebooks.NotebookParameters.Declarations(SegNotebooks.Notebook.Load(n)).Keys).ToHashSet();
+        var unknown = values.Keys.Where(k => !declared.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"no notebook's parameters cell declares {string.Join(", ", unknown)}; check the spelling (names are case-sensitive)");
+        return values;
+    }
+
     /// <summary>Parses "HxW" (e.g. 375x1242).</summary>
     public static (int Height, int Width) ParseSize(string text)
     {

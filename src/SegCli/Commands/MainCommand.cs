@@ -30,14 +30,7 @@ static class MainCommand
                 throw new BadInputException(folder, "holds no notebooks (0*.ipynb)", "run from the repository or pass --notebooks DIR");
             Console.WriteLine(TorchNative.Describe());
             TorchNative.EnsureLoadable();
-            var values = new Dictionary<string, string> { ["Artifacts"] = artifacts };
-            foreach (var p in parse.GetValue(parameters) ?? [])
-            {
-                int eq = p.IndexOf('=');
-                if (eq <= 0)
-                    throw new ArgumentException($"-p '{p}' is not Name=Value");
-                values[p[..eq]] = p[(eq + 1)..];
-            }
+            var values = Cli.NotebookParameters(parse.GetValue(parameters) ?? [], paths, [KeyValuePair.Create("Artifacts", artifacts)]);
             var options = new NotebookRunOptions(Path.Combine(artifacts, "notebooks"), values, Console.Error);
             foreach (var path in paths)
             {

@@ -20,20 +20,9 @@ static class NotebookCommand
         run.SetAction(parse => Cli.Run(() =>
         {
             TorchNative.EnsureLoadable();
-            var values = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var p in parse.GetValue(parameters) ?? [])
-            {
-                int eq = p.IndexOf('=');
-                if (eq <= 0)
-                    throw new ArgumentException($"-p '{p}' is not Name=Value");
-                values[p[..eq]] = p[(eq + 1)..];
-            }
-            var options = new NotebookRunOptions(parse.GetValue(output)!, values, Console.Error);
             var paths = parse.GetValue(notebooks)!;
-            var declared = paths.SelectMany(p => NotebookParameters.Declarations(Notebook.Load(p)).Keys).ToHashSet();
-            var unknown = values.Keys.Where(k => !declared.Contains(k)).ToList();
-            if (unknown.Count > 0)
-                throw new ArgumentException($"no notebook's parameters cell declares {string.Join(", ", unknown)}; check the spelling (names are case-sensitive)");
+            var values = Cli.NotebookParameters(parse.GetValue(parameters) ?? [], paths);
+            var options = new NotebookRunOptions(parse.GetValue(output)!, values, Console.Error);
             int exit = 0;
             foreach (var notebook in paths)
             {
