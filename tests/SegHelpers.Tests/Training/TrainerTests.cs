@@ -5,6 +5,7 @@ using SegHelpers.Training;
 
 namespace SegHelpers.Tests.Training;
 
+[Collection(TorchRandomness.Name)]
 public class TrainerTests
 {
     /// <summary>A tiny FCN-8s on tiny synthetic scenes: a few seconds per run.</summary>
