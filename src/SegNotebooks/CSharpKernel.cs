@@ -18,8 +18,9 @@ public sealed record CellRun(bool Succeeded, string? Error);
 /// </summary>
 public sealed class CSharpKernel
 {
+    /// <summary>The .NET Interactive C# kernel's default usings (System.IO is not among them).</summary>
     static readonly string[] DefaultImports =
-        ["System", "System.IO", "System.Linq", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks"];
+        ["System", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks", "System.Linq"];
 
     static readonly Lazy<MetadataReference[]> HostReferences = new(() =>
         [.. ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")

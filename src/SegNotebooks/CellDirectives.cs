@@ -5,8 +5,10 @@ namespace SegNotebooks;
 /// <summary>
 /// Handles the kernel directives of a C# cell before Roslyn sees it: <c>#!csharp</c> (and its aliases) is dropped,
 /// <c>#!markdown</c> marks a markdown cell, <c>#r "nuget: Id, Version"</c> is checked against <see cref="PackagePins"/>,
-/// <c>#i "nuget: source"</c> is noted (sources matter only to a restoring kernel). Removed lines become blank so that
-/// compiler line numbers still match the cell. <c>#r "file.dll"</c> is left to Roslyn, which resolves it from the notebook's folder.
+/// <c>#i "nuget: source"</c> is noted (sources matter only to a restoring kernel), and <c>#r "path/X.dll"</c> for an
+/// assembly the executor itself was started with (SegHelpers from the repository's build) uses that copy, so that one
+/// assembly identity is loaded once. Removed lines become blank so that compiler line numbers still match the cell.
+/// Any other <c>#r "file.dll"</c> is left to Roslyn, which resolves it from the notebook's folder.
 /// </summary>
 public static partial class CellDirectives
 {
@@ -32,6 +34,10 @@ public static partial class CellDirectives
                 pins.Require(m.Groups["id"].Value.Trim(), m.Groups["version"].Success ? m.Groups["version"].Value.Trim() : null);
                 lines[i] = "";
             }
+            else if (FileReference().Match(line) is { Success: true } f && HostAssemblies.Value.Contains(Path.GetFileNameWithoutExtension(f.Groups["path"].Value)))
+            {
+                lines[i] = "";
+            }
             else if (line.StartsWith("#i ", StringComparison.Ordinal))
             {
                 lines[i] = "";
@@ -39,6 +45,13 @@ public static partial class CellDirectives
         }
         return string.Join('\n', lines);
     }
+
+    static readonly Lazy<HashSet<string>> HostAssemblies = new(() => new HashSet<string>(
+        ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(Path.GetFileNameWithoutExtension).OfType<string>(), StringComparer.OrdinalIgnoreCase));
+
+    [GeneratedRegex("""^#r\s+"(?<path>[^":]+\.dll)"\s*$""", RegexOptions.IgnoreCase)]
+    private static partial Regex FileReference();
 
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<id>[^,"]+)(,\s*(?<version>[^"]+))?"\s*$""")]
     private static partial Regex NuGetReference();

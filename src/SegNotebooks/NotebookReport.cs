@@ -8,6 +8,14 @@ namespace SegNotebooks;
 /// <summary>A standalone HTML page of an executed notebook: markdown rendered, code, and every output.</summary>
 public static class NotebookReport
 {
+    static readonly Lazy<string> PlotlyScript = new(() =>
+    {
+        string name = $"Plotly.NET.plotly-{SegHelpers.Notebooks.Figure.PlotlyVersion}.min.js";
+        using var stream = typeof(Plotly.NET.GenericChart).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"Plotly.NET does not embed {name}");
+        return new StreamReader(stream).ReadToEnd();
+    });
+
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
     /// <summary>The page for <paramref name="notebook"/>.</summary>
@@ -48,7 +56,7 @@ public static class NotebookReport
         string page = html.ToString();
         // Charts draw offline: plotly.js goes inline once, ahead of the figures that look for it.
         return page.Contains("Plotly.newPlot", StringComparison.Ordinal)
-            ? page.Insert(page.IndexOf("</head>", StringComparison.Ordinal), $"<script>{SegHelpers.Notebooks.Figure.PlotlyScript}</script>")
+            ? page.Insert(page.IndexOf("</head>", StringComparison.Ordinal), $"<script>{PlotlyScript.Value}</script>")
             : page;
     }
 

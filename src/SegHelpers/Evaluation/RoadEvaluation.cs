@@ -108,7 +108,8 @@ public static class RoadEvaluation
             var probabilities = predictor.PredictMany(chunk.Select(s => ImageFile.ReadRgb(s.ImagePath))).ToArray();
             for (int i = 0; i < chunk.Length; i++)
                 ProbabilityMaps.Write(folder, chunk[i], probabilities[i].Width, probabilities[i].Height, probabilities[i].Values);
-            progress?.Report(done += chunk.Length);
+            done += chunk.Length;
+            progress?.Report(done);
         }
         return done;
     }

@@ -15,7 +15,7 @@ public static class TorchNative
     static bool _done;
 
     /// <summary>
-    /// Patches every copy of libLibTorchSharp.so that TorchSharp may load, once per process.
+    /// Patches every copy of libLibTorchSharp.so that TorchSharp may load and loads libtorch, once per process.
     /// Throws <see cref="InvalidOperationException"/> naming the file and the fix when a copy
     /// that needs the patch cannot be patched.
     /// </summary>
@@ -29,6 +29,9 @@ public static class TorchNative
                 foreach (string path in CandidateLibraries())
                     Patch(path);
             QuietNativeWarnings();
+            // TorchSharp finds its native library (also from a notebook kernel's NuGet restore) only on this path;
+            // code that starts with a module constructor rather than a tensor factory would otherwise miss it.
+            torch.InitializeDeviceType(DeviceType.CPU);
             _done = true;
         }
     }

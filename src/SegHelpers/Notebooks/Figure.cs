@@ -1,45 +1,98 @@
-using System.Text.RegularExpressions;
-using Plotly.NET;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace SegHelpers.Notebooks;
 
 /// <summary>
-/// A Plotly.NET chart as notebook HTML. plotly.js comes from the page when present (the HTML reports inline it, see
-/// <see cref="PlotlyScript"/>), otherwise from the plotly CDN, so the same output draws in Jupyter and in a saved report.
+/// A plotly.js chart (traces and layout, plotly's own JSON) displayed as notebook HTML. plotly.js comes from the page
+/// when it is already there (the executor's HTML reports inline it) and from the plotly CDN otherwise, so the same output
+/// draws in Jupyter and in a saved report. Built directly rather than through Plotly.NET, whose FSharp.Core 10.1 cannot
+/// load inside the .NET Interactive kernel (which carries FSharp.Core 10.0).
 /// </summary>
+/// <param name="Data">The traces.</param>
+/// <param name="Layout">The layout.</param>
 [TypeFormatterSource(typeof(DisplayFormatters), PreferredMimeTypes = ["text/html"])]
-public sealed partial record Figure(string Html)
+public sealed record Figure(JsonArray Data, JsonObject Layout)
 {
-    /// <summary>The plotly.js version Plotly.NET targets.</summary>
+    /// <summary>The plotly.js version the figures are drawn with.</summary>
     public const string PlotlyVersion = "2.28.0";
 
-    static readonly Lazy<string> Script = new(() =>
+    /// <summary>A div and the script that draws the chart into it.</summary>
+    public string Html
     {
-        using var stream = typeof(GenericChart).Assembly.GetManifestResourceStream($"Plotly.NET.plotly-{PlotlyVersion}.min.js")
-            ?? throw new InvalidOperationException($"Plotly.NET does not embed plotly-{PlotlyVersion}.min.js");
-        return new StreamReader(stream).ReadToEnd();
-    });
-
-    /// <summary>The plotly.js library (from Plotly.NET's resources), for offline pages.</summary>
-    public static string PlotlyScript => Script.Value;
-
-    /// <summary>Wraps a chart.</summary>
-    public static Figure From(GenericChart chart)
-    {
-        string html = GenericChart.toChartHTML(chart);
-        html = RenderCall().Replace(html, m =>
-            $"(function() {{ if (window.Plotly) {{ {m.Groups[1].Value}(); return; }} var s = document.createElement('script'); " +
-            $"s.src = 'https://cdn.plot.ly/plotly-{PlotlyVersion}.min.js'; s.onload = {m.Groups[1].Value}; document.head.appendChild(s); }})();\n</script>", 1);
-        return new Figure(html);
+        get
+        {
+            string id = "fig-" + Guid.NewGuid().ToString("N")[..12];
+            string data = Data.ToJsonString(), layout = Layout.ToJsonString();
+            return $$"""
+                <div id="{{id}}" style="width:{{(int?)Layout["width"] ?? 700}}px;height:{{(int?)Layout["height"] ?? 400}}px"></div>
+                <script type="text/javascript">
+                (function () {
+                  var draw = function () { Plotly.newPlot('{{id}}', {{data}}, {{layout}}, {"responsive": true}); };
+                  if (window.Plotly) { draw(); return; }
+                  var s = document.createElement('script');
+                  s.src = 'https://cdn.plot.ly/plotly-{{PlotlyVersion}}.min.js';
+                  s.onload = draw;
+                  document.head.appendChild(s);
+                })();
+                </script>
+                """;
+        }
     }
 
-    /// <summary>Writes a standalone page with plotly.js inline, viewable offline.</summary>
-    public void Save(string path) =>
-        AtomicFile.WriteText(path, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script>{PlotlyScript}</script></head><body>{Html}</body></html>\n");
+    /// <summary>A line (or markers) trace.</summary>
+    public static JsonObject Line(IEnumerable<double> x, IEnumerable<double> y, string name, bool markers = false, string axes = "") => Trace(new JsonObject
+    {
+        ["type"] = "scatter",
+        ["mode"] = markers ? "lines+markers" : "lines",
+        ["name"] = name,
+        ["x"] = Numbers(x),
+        ["y"] = Numbers(y),
+    }, axes);
+
+    /// <summary>A bar trace.</summary>
+    public static JsonObject Bar(IEnumerable<string> x, IEnumerable<double> y, string name) => new()
+    {
+        ["type"] = "bar",
+        ["name"] = name,
+        ["x"] = new JsonArray([.. x.Select(v => (JsonNode)v)]),
+        ["y"] = Numbers(y),
+    };
+
+    /// <summary>A histogram trace of <paramref name="values"/> in bins of <paramref name="binSize"/> from <paramref name="start"/>.</summary>
+    public static JsonObject Histogram(IEnumerable<double> values, string name, double start, double end, double binSize) => new()
+    {
+        ["type"] = "histogram",
+        ["name"] = name,
+        ["x"] = Numbers(values),
+        ["xbins"] = new JsonObject { ["start"] = start, ["end"] = end, ["size"] = binSize },
+    };
+
+    /// <summary>An axis with a title and optionally a fixed range.</summary>
+    public static JsonObject Axis(string title, double? min = null, double? max = null)
+    {
+        var axis = new JsonObject { ["title"] = new JsonObject { ["text"] = title } };
+        if (min is not null && max is not null)
+            axis["range"] = new JsonArray(min.Value, max.Value);
+        return axis;
+    }
+
+    /// <summary>Writes a standalone page (plotly.js from the CDN).</summary>
+    public void Save(string path) => AtomicFile.WriteText(path, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{Html}</body></html>\n");
+
+    /// <summary>The figure as plotly JSON: <c>{"data": …, "layout": …}</c>.</summary>
+    public string ToJson() => new JsonObject { ["data"] = Data.DeepClone(), ["layout"] = Layout.DeepClone() }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     /// <inheritdoc/>
-    public override string ToString() => "Plotly figure";
+    public override string ToString() => $"plotly figure: {string.Join(", ", Data.Select(t => (string?)t?["name"]))}";
 
-    [GeneratedRegex(@"(renderPlotly_\w+)\(\);\s*</script>")]
-    private static partial Regex RenderCall();
+    static JsonObject Trace(JsonObject trace, string axes)
+    {
+        if (axes.Length > 0)
+            (trace["xaxis"], trace["yaxis"]) = ("x" + axes, "y" + axes);
+        return trace;
+    }
+
+    static JsonArray Numbers(IEnumerable<double> values) =>
+        new([.. values.Select(v => double.IsFinite(v) ? (JsonNode)JsonValue.Create(v) : null)]);
 }

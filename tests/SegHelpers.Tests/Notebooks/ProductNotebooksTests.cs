@@ -46,7 +46,8 @@ public class ProductNotebooksTests
         Assert.Contains("Plotly.newPlot", File.ReadAllText(dir["out/05-evaluation.html"]));
         Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
         Assert.True(File.Exists(dir["artifacts/eval/metrics.json"]));
-        Assert.NotEmpty(Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png"));
+        Assert.Equal(Directory.GetFiles(dir["artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png").Length);
+        Assert.Contains($"{Directory.GetFiles(dir["artifacts/submission"]).Length} submission maps", File.ReadAllText(dir["out/05-evaluation.ipynb"]));
         Assert.Equal(2, Directory.GetFiles(dir["artifacts/overlays"]).Length);
     }
 }
