@@ -31,19 +31,30 @@ public static class NotebookParameters
         int index = cells.ToList().FindIndex(c => c.Type == "code" && c.Tags.Contains(Tag));
         if (index < 0)
             return [.. values.Keys];
-        var declared = Declarations(cells[index].Source);
-        var lines = new List<string> { "// Parameters injected by seg notebook run" };
-        var ignored = new List<string>();
+        var code = Assignments(cells[index].Source, values, out var ignored);
+        if (code.Length > 0)
+            notebook.InsertCode(index + 1, code, InjectedTag);
+        return ignored;
+    }
+
+    /// <summary>
+    /// The injected cell's code: one assignment per value that <paramref name="parametersSource"/> declares, written as
+    /// a literal of the declared type; empty when it declares none of them. <paramref name="ignored"/> lists the rest.
+    /// </summary>
+    public static string Assignments(string parametersSource, IReadOnlyDictionary<string, string> values, out IReadOnlyList<string> ignored)
+    {
+        var declared = Declarations(parametersSource);
+        var lines = new List<string>();
+        var skipped = new List<string>();
         foreach (var (name, value) in values)
         {
             if (declared.TryGetValue(name, out var type))
                 lines.Add($"{name} = {Literal(name, type, value)};");
             else
-                ignored.Add(name);
+                skipped.Add(name);
         }
-        if (lines.Count > 1)
-            notebook.InsertCode(index + 1, string.Join("\n", lines), InjectedTag);
-        return ignored;
+        ignored = skipped;
+        return lines.Count == 0 ? "" : string.Join("\n", ["// Parameters injected by seg notebook run", .. lines]);
     }
 
     /// <summary>The variables the notebook's parameters cell declares (none without such a cell).</summary>

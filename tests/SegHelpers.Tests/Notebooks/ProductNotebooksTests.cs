@@ -7,24 +7,27 @@ namespace SegHelpers.Tests.Notebooks;
 /// <summary>The five notebooks in notebooks/ run headless top to bottom, with tiny parameters, the way CI must see them.</summary>
 public class ProductNotebooksTests
 {
-    static string NotebookFolder()
+    static readonly Dictionary<string, string> Tiny = new()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "notebooks", "01-data.ipynb")))
-                return Path.Combine(dir.FullName, "notebooks");
-        throw new DirectoryNotFoundException("notebooks/ not found above the test binaries");
+        ["SyntheticCount"] = "15", ["ShowCount"] = "2", ["Height"] = "64", ["Width"] = "192", ["WidthDivisor"] = "16",
+        ["QuickEpochs"] = "1", ["Epochs"] = "2", ["FeatureChannels"] = "2", ["WorstCount"] = "2", ["OverlayCount"] = "2",
+    };
+
+    static string[] Notebooks()
+    {
+        var notebooks = Directory.GetFiles(Repository.Path("notebooks"), "0*.ipynb").Order().ToArray();
+        Assert.Equal(["01-data", "02-encoder", "03-decoder", "04-training", "05-evaluation"], notebooks.Select(Path.GetFileNameWithoutExtension));
+        return notebooks;
     }
 
     [Fact]
     public void All_five_notebooks_run_top_to_bottom_and_show_their_charts_and_images()
     {
         using var dir = new TempDir();
-        var notebooks = Directory.GetFiles(NotebookFolder(), "0*.ipynb").Order().ToArray();
-        Assert.Equal(["01-data", "02-encoder", "03-decoder", "04-training", "05-evaluation"], notebooks.Select(Path.GetFileNameWithoutExtension));
+        var notebooks = Notebooks();
 
         var (exit, stdout, stderr) = Seg.Run(["notebook", "run", .. notebooks, "--out", dir["out"], "-p", $"Artifacts={dir["artifacts"]}",
-            "-p", "SyntheticCount=15", "-p", "ShowCount=2", "-p", "Height=64", "-p", "Width=192", "-p", "WidthDivisor=16",
-            "-p", "QuickEpochs=1", "-p", "Epochs=2", "-p", "FeatureChannels=2", "-p", "WorstCount=2", "-p", "OverlayCount=2"]);
+            .. Tiny.SelectMany(p => new[] { "-p", $"{p.Key}={p.Value}" })]);
 
         Assert.True(exit == 0, stdout + stderr);
         foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension))
@@ -49,5 +52,41 @@ public class ProductNotebooksTests
         Assert.Equal(Directory.GetFiles(dir["artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png").Length);
         Assert.Contains($"{Directory.GetFiles(dir["artifacts/submission"]).Length} submission maps", File.ReadAllText(dir["out/05-evaluation.ipynb"]));
         Assert.Equal(2, Directory.GetFiles(dir["artifacts/overlays"]).Length);
+    }
+
+    [Fact]
+    public void All_five_notebooks_run_unmodified_in_the_real_dotnet_interactive_kernel()
+    {
+        using var dir = new TempDir();
+        var values = new Dictionary<string, string>(Tiny) { ["Artifacts"] = dir["artifacts"] };
+        var produced = new Dictionary<string, List<string>>();
+
+        foreach (var path in Notebooks())
+        {
+            string name = Path.GetFileNameWithoutExtension(path);
+            var notebook = SegNotebooks.Notebook.Load(path);
+            using var kernel = DotNetInteractive.Start(Path.GetDirectoryName(path)!);
+            produced[name] = [];
+            foreach (var cell in notebook.Cells.Where(c => c.Type == "code"))
+            {
+                var (ok, mimeTypes, error) = kernel.Submit(cell.Source);
+                Assert.True(ok, $"{name}: the kernel failed on\n{cell.Source}\n{error}");
+                produced[name].AddRange(mimeTypes);
+                if (cell.Tags.Contains(SegNotebooks.NotebookParameters.Tag))
+                {
+                    string injected = SegNotebooks.NotebookParameters.Assignments(cell.Source, values, out _);
+                    (ok, _, error) = kernel.Submit(injected);
+                    Assert.True(ok, $"{name}: parameters {injected}: {error}");
+                }
+            }
+        }
+
+        Assert.Contains("image/png", produced["01-data"]);
+        Assert.Contains("text/html:plotly", produced["01-data"]);
+        Assert.Contains("text/html", produced["01-data"]);
+        Assert.Contains("image/png", produced["02-encoder"]);
+        Assert.Contains("text/html:plotly", produced["04-training"]);
+        Assert.Contains("text/html:plotly", produced["05-evaluation"]);
+        Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
     }
 }
