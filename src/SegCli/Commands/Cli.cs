@@ -1,3 +1,4 @@
+using System.CommandLine;
 using SegHelpers;
 
 namespace SegCli.Commands;
@@ -5,6 +6,22 @@ namespace SegCli.Commands;
 /// <summary>Exit codes and error reporting shared by every command.</summary>
 static class Cli
 {
+    /// <summary>The <c>seg</c> command line.</summary>
+    public static RootCommand Root() => new("FCN road segmentation on KITTI Road with TorchSharp.")
+    {
+        SynthCommand.Create(),
+        CheckCommand.Create(),
+        MainCommand.Create(),
+        InfoCommand.Create(),
+        ModelCommand.Create(),
+        WeightsCommand.Create(),
+        TrainCommand.Create(),
+        EvalCommand.Create(),
+        PredictCommand.Create(),
+        NotebookCommand.Create(),
+        SageMakerCommand.Create(),
+    };
+
     /// <summary>Exit code for input the program cannot use.</summary>
     public const int BadInput = 2;
 

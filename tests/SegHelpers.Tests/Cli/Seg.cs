@@ -5,9 +5,14 @@ namespace SegHelpers.Tests.Cli;
 /// <summary>Runs the real <c>seg</c> command line (the copy built beside the tests) in a child process.</summary>
 static class Seg
 {
-    public static (int Exit, string Out, string Err) Run(params string[] args)
+    public static (int Exit, string Out, string Err) Run(params string[] args) => Run(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs seg with extra environment variables.</summary>
+    public static (int Exit, string Out, string Err) Run(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "seg.dll"));
         foreach (string a in args)
             start.ArgumentList.Add(a);
