@@ -15,7 +15,8 @@ public static class TorchNative
     static bool _done;
 
     /// <summary>
-    /// Patches every copy of libLibTorchSharp.so that TorchSharp may load and loads libtorch, once per process.
+    /// Patches every copy of libLibTorchSharp.so that TorchSharp may load, loads libtorch, and lets SkiaSharp find its
+    /// native library beside it (for notebook kernels that reference the build output by path), once per process.
     /// Throws <see cref="InvalidOperationException"/> naming the file and the fix when a copy
     /// that needs the patch cannot be patched.
     /// </summary>
@@ -29,6 +30,7 @@ public static class TorchNative
                 foreach (string path in CandidateLibraries())
                     Patch(path);
             QuietNativeWarnings();
+            NativeAssets.PreferRuntimesFolder(typeof(SkiaSharp.SKImageInfo).Assembly, "libSkiaSharp");
             // TorchSharp finds its native library (also from a notebook kernel's NuGet restore) only on this path;
             // code that starts with a module constructor rather than a tensor factory would otherwise miss it.
             torch.InitializeDeviceType(DeviceType.CPU);
