@@ -69,7 +69,7 @@ public sealed record TrainingOptions(
         Check(Schedules.Contains(Schedule), $"Schedule must be one of {string.Join(", ", Schedules)}");
         Check(Momentum is >= 0 and < 1, "Momentum must be in [0, 1)");
         Check(WeightDecay >= 0, "WeightDecay must not be negative");
-        Check(WarmupEpochs >= 0 && WarmupEpochs < Epochs, "WarmupEpochs must be in [0, Epochs)");
+        Check(WarmupEpochs >= 0 && WarmupEpochs < Epochs, $"WarmupEpochs ({WarmupEpochs}) must be at least 0 and less than Epochs ({Epochs}); for a run this short pass --warmup-epochs 0");
         Check(Model.FcnOptions.Variants.Contains(Variant), $"Variant must be one of {string.Join(", ", Model.FcnOptions.Variants)}");
         Check(WidthDivisor is 1 or 2 or 4 or 8 or 16 or 32,
             "WidthDivisor must be 1, 2, 4, 8, 16 or 32 for training: at 64 the first layers have 1 channel, and libtorch 2.10 on CPU intermittently returns NaN gradients for 1-channel convolutions");

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sets up a SageMaker notebook instance (Amazon Linux 2023) for the notebooks, as the notebook user:
+#   1. the .NET SDK that global.json pins, under the persistent volume ($SEG_PERSIST/.dotnet);
+#   2. the .NET Interactive kernel (pinned in versions.env), registered with Jupyter as ".NET (C#)";
+#   3. the repository built in Release with the CUDA backend when nvidia-smi sees a GPU, CPU otherwise
+#      (the build also makes libtorch load on Amazon Linux 2023's libstdc++).
+# Idempotent: each step is skipped when already done. SEG_DRY_RUN=1 prints the plan and changes nothing.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=${SEG_REPO:-$(dirname "$here")}
+persist=${SEG_PERSIST:-/home/ec2-user/SageMaker}
+dotnet_root="$persist/.dotnet"
+tools="$dotnet_root/tools"
+# shellcheck source-path=SCRIPTDIR source=versions.env
+source "$here/versions.env"
+
+sdk=$(sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$repo/global.json" | head -n 1)
+if [[ -z "$sdk" ]]; then
+  echo "error: no SDK version in $repo/global.json" >&2
+  exit 2
+fi
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  backend=cuda
+else
+  backend=cpu
+fi
+
+log() { printf '%s setup: %s\n' "$(date -u +%FT%TZ)" "$*"; }
+
+log "repository $repo; .NET SDK $sdk in $dotnet_root; kernel $DOTNET_INTERACTIVE_VERSION; backend $backend"
+if [[ "${SEG_DRY_RUN:-0}" == 1 ]]; then
+  exit 0
+fi
+
+export DOTNET_ROOT="$dotnet_root" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export PATH="$dotnet_root:$tools:$PATH"
+
+if ! "$dotnet_root/dotnet" --list-sdks 2>/dev/null | grep -q "^$sdk "; then
+  log "installing .NET SDK $sdk"
+  mkdir -p "$dotnet_root"
+  curl -fsSL https://dot.net/v1/dotnet-install.sh -o "$dotnet_root/dotnet-install.sh"
+  bash "$dotnet_root/dotnet-install.sh" --version "$sdk" --install-dir "$dotnet_root"
+fi
+
+if ! "$tools/dotnet-interactive" --version 2>/dev/null | grep -q "^$DOTNET_INTERACTIVE_VERSION"; then
+  log "installing Microsoft.dotnet-interactive $DOTNET_INTERACTIVE_VERSION"
+  dotnet tool uninstall --tool-path "$tools" Microsoft.dotnet-interactive >/dev/null 2>&1 || true
+  dotnet tool install --tool-path "$tools" Microsoft.dotnet-interactive --version "$DOTNET_INTERACTIVE_VERSION"
+fi
+
+# Jupyter on SageMaker runs from this conda environment; the kernel spec lives on the root volume, so on-start.sh
+# registers it again after every restart.
+jupyter_env=${SEG_JUPYTER_ENV:-/home/ec2-user/anaconda3/envs/JupyterSystemEnv}
+if [[ -x "$jupyter_env/bin/jupyter" ]]; then
+  log "registering the .NET Interactive kernels with $jupyter_env"
+  PATH="$jupyter_env/bin:$PATH" dotnet-interactive jupyter install
+  spec="$HOME/.local/share/jupyter/kernels/.net-csharp/kernel.json"
+  if [[ -f "$spec" ]]; then
+    # The kernel is a .NET tool: it needs DOTNET_ROOT to find the runtime when Jupyter starts it.
+    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" <<'PY'
+import json, sys
+path, root = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec.setdefault("env", {})["DOTNET_ROOT"] = root
+json.dump(spec, open(path, "w"), indent=1)
+PY
+  fi
+else
+  log "no Jupyter at $jupyter_env; kernel not registered (set SEG_JUPYTER_ENV)"
+fi
+
+log "building the repository for the $backend backend"
+if [[ "$backend" == cuda ]]; then
+  dotnet build "$repo/Seg.sln" -c Release -p:TorchBackend=cuda -p:TorchCudaFromNuGetOrg=true
+else
+  dotnet build "$repo/Seg.sln" -c Release
+fi
+log "done: open notebooks/01-data.ipynb with the .NET (C#) kernel and run all cells"
