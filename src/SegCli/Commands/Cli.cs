@@ -20,6 +20,7 @@ static class Cli
         PredictCommand.Create(),
         NotebookCommand.Create(),
         SageMakerCommand.Create(),
+        BenchCommand.Create(),
     };
 
     /// <summary>Exit code for input the program cannot use.</summary>

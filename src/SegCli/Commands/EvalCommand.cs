@@ -19,10 +19,11 @@ static class EvalCommand
         var output = new Option<string?>("--out") { Description = "Folder for metrics.json and the probability maps (default: RUN/eval-SPLIT)." };
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
+        var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = "fp32, or bf16 (fast on CPUs with AVX512-BF16/AMX and on CUDA)." };
         var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
         var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
         {
-            data, model, probs, split, output, flip, size, json,
+            data, model, probs, split, output, flip, size, json, precision,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -45,7 +46,7 @@ static class EvalCommand
                 return 0;
             }
             TorchNative.EnsureLoadable();
-            var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip) };
+            var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)! };
             if (parse.GetValue(size) is { } s)
             {
                 var (h, w) = Cli.ParseSize(s);

@@ -13,7 +13,9 @@ namespace SegHelpers.Evaluation;
 /// <param name="Flip">Average the logits with those of the mirrored image (test-time augmentation).</param>
 /// <param name="BatchSize">Images per forward pass.</param>
 /// <param name="Device"><c>auto</c> (CUDA when present), <c>cpu</c> or <c>cuda</c>.</param>
-public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto");
+/// <param name="Precision"><c>fp32</c>, or <c>bf16</c> (weights and activations in bfloat16; fast on CPUs with AVX512-BF16 or AMX and on CUDA,
+/// see docs/performance.md for its speed and its effect on road IoU).</param>
+public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32");
 
 /// <summary>A road probability map at an image's own size, quantised to 8 bits as KITTI submissions are.</summary>
 /// <param name="Width">Image width.</param>
@@ -34,6 +36,7 @@ public sealed class RoadPredictor : IDisposable
     readonly Fcn _model;
     readonly Device _device;
     readonly IPairedTransform _transform;
+    readonly ScalarType _dtype;
 
     /// <summary>Wraps a model (which the predictor then owns).</summary>
     public RoadPredictor(Fcn model, PredictionOptions options)
@@ -47,8 +50,14 @@ public sealed class RoadPredictor : IDisposable
             _ when cuda.is_available() => new Device(options.Device),
             _ => throw new ArgumentException($"device {options.Device} was asked for but CUDA is not available here; use cpu or auto"),
         };
+        _dtype = options.Precision switch
+        {
+            "fp32" => ScalarType.Float32,
+            "bf16" => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"precision must be fp32 or bf16, not '{options.Precision}'"),
+        };
         _model = model;
-        _model.to(_device).eval();
+        _model.to(_device).to(_dtype).eval();
         _transform = Presets.Eval(options.Height, options.Width);
     }
 
@@ -106,10 +115,10 @@ public sealed class RoadPredictor : IDisposable
             var pixels = image.ToTensor().to(ScalarType.Float32).div_(255f);
             return _transform.Apply(pixels, zeros([image.Height, image.Width], ScalarType.Byte), rng).Image;
         }).ToArray();
-        var batch = stack(inputs).to(_device);
-        var logits = _model.call(batch);
+        var batch = stack(inputs).to(_device).to(_dtype);
+        var logits = _model.call(batch).to(ScalarType.Float32);
         if (Options.Flip)
-            logits = (logits + _model.call(batch.flip(3)).flip(3)) / 2;
+            logits = (logits + _model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)) / 2;
         var results = new List<RoadProbability>(images.Length);
         for (int i = 0; i < images.Length; i++)
         {

@@ -31,10 +31,31 @@ public static class TorchNative
                     Patch(path);
             QuietNativeWarnings();
             NativeAssets.PreferRuntimesFolder(typeof(SkiaSharp.SKImageInfo).Assembly, "libSkiaSharp");
+            PreloadBesideAssembly();
             // TorchSharp finds its native library (also from a notebook kernel's NuGet restore) only on this path;
             // code that starts with a module constructor rather than a tensor factory would otherwise miss it.
             torch.InitializeDeviceType(DeviceType.CPU);
             _done = true;
+        }
+    }
+
+    /// <summary>
+    /// Loads libLibTorchSharp.so from the build output TorchSharp.dll sits in, when libtorch is there too. A notebook kernel
+    /// that references that build by path has no deps.json for TorchSharp's own loader to follow ("doesn't contain a
+    /// reference to libtorch-cpu-linux-x64"); once loaded by path, TorchSharp finds it by name.
+    /// </summary>
+    static void PreloadBesideAssembly()
+    {
+        if (!OperatingSystem.IsLinux() || Path.GetDirectoryName(typeof(torch).Assembly.Location) is not { Length: > 0 } managed)
+            return;
+        foreach (string dir in new[] { managed, Path.Combine(managed, "runtimes", "linux-x64", "native") })
+        {
+            string library = Path.Combine(dir, "libLibTorchSharp.so");
+            if (File.Exists(library) && File.Exists(Path.Combine(dir, "libtorch.so")))
+            {
+                System.Runtime.InteropServices.NativeLibrary.Load(library);
+                return;
+            }
         }
     }
 
