@@ -19,10 +19,11 @@ static class BenchCommand
         var noBf16 = new Option<bool>("--no-bf16") { Description = "Skip bf16 figures." };
         var model = new Option<string?>("--model") { Description = "A trained run: also compare fp32 and bf16 road IoU and speed on its validation split (needs --data)." };
         var data = new Option<string?>("--data") { Description = "The run's data folder, for --model." };
+        var modelOnly = new Option<bool>("--model-only") { Description = "Only matmul and model figures (what bench/compare.sh compares with PyTorch)." };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = "auto, cpu or cuda." };
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
-            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, device,
+            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, device,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -40,6 +41,8 @@ static class BenchCommand
                 Bf16 = !parse.GetValue(noBf16),
                 Device = parse.GetValue(device)!,
             };
+            if (parse.GetValue(modelOnly))
+                o = o with { PipelineImages = 0, DriftEpochs = 0 };
             if (o.Repeats < 1 || o.Warmup < 0)
                 throw new ArgumentException("--repeats must be at least 1 and --warmup at least 0");
             var report = Bench.Run(o, line => Console.WriteLine(line));
