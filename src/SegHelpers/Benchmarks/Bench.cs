@@ -223,7 +223,10 @@ public static class Bench
         yield return Measurement.Of($"resident memory per epoch ({epochs} epochs)", "MB", rss);
         var settled = rss.Skip(3).ToList();
         if (settled.Count >= 3)
+        {
             yield return Measurement.Of($"resident-memory trend, epochs 4–{rss.Count}", "%/epoch", [100 * Slope(settled) / settled.Average()]);
+            yield return Measurement.Of($"resident-memory range, epochs 4–{rss.Count}", "%", [100 * (settled.Max() - settled.Min()) / settled.Average()]);
+        }
     }
 
     static double Slope(IReadOnlyList<double> values)

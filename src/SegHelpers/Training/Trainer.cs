@@ -111,6 +111,8 @@ public sealed class Trainer : IDisposable
             }
             var validationClock = Stopwatch.StartNew();
             var (valLoss, matrix, benchmark) = Evaluate(_model, _validation, _loss);
+            GC.Collect();
+            Native.NativeMemory.Trim();
             double iou = matrix.IoU(RoadLabel.Road);
             bool best = iou > _state.BestRoadIoU;
             var metrics = new EpochMetrics(epoch + 1, _state.EpochLossSum / Math.Max(_state.EpochSteps, 1), valLoss, iou, matrix.MeanIoU(),
