@@ -31,10 +31,26 @@ public static class TorchNative
                     Patch(path);
             QuietNativeWarnings();
             NativeAssets.PreferRuntimesFolder(typeof(SkiaSharp.SKImageInfo).Assembly, "libSkiaSharp");
-            PreloadBesideAssembly();
+            bool cudaBuild = PreloadBesideAssembly();
             // TorchSharp finds its native library (also from a notebook kernel's NuGet restore) only on this path;
             // code that starts with a module constructor rather than a tensor factory would otherwise miss it.
-            torch.InitializeDeviceType(DeviceType.CPU);
+            // A CUDA build is initialised for CUDA first, as TorchSharp asks of scripts and notebooks; without a usable GPU
+            // that throws, and the CPU backend of the same build is used.
+            if (cudaBuild)
+            {
+                try
+                {
+                    torch.InitializeDeviceType(DeviceType.CUDA);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    torch.InitializeDeviceType(DeviceType.CPU);
+                }
+            }
+            else
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
             _done = true;
         }
     }
@@ -44,19 +60,21 @@ public static class TorchNative
     /// that references that build by path has no deps.json for TorchSharp's own loader to follow ("doesn't contain a
     /// reference to libtorch-cpu-linux-x64"); once loaded by path, TorchSharp finds it by name.
     /// </summary>
-    static void PreloadBesideAssembly()
+    /// <returns>True when the build beside TorchSharp.dll is TorchSharp-cuda's (libtorch_cuda.so is there).</returns>
+    static bool PreloadBesideAssembly()
     {
         if (!OperatingSystem.IsLinux() || Path.GetDirectoryName(typeof(torch).Assembly.Location) is not { Length: > 0 } managed)
-            return;
+            return false;
         foreach (string dir in new[] { managed, Path.Combine(managed, "runtimes", "linux-x64", "native") })
         {
             string library = Path.Combine(dir, "libLibTorchSharp.so");
             if (File.Exists(library) && File.Exists(Path.Combine(dir, "libtorch.so")))
             {
                 System.Runtime.InteropServices.NativeLibrary.Load(library);
-                return;
+                return File.Exists(Path.Combine(dir, "libtorch_cuda.so"));
             }
         }
+        return false;
     }
 
     /// <summary>Patches one copy, with an error that says what to do when it cannot be written.</summary>
