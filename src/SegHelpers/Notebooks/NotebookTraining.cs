@@ -1,0 +1,25 @@
+using SegHelpers.Training;
+
+namespace SegHelpers.Notebooks;
+
+/// <summary>What notebook 04's train cell does, so that re-running the notebook behaves the same every time.</summary>
+public static class NotebookTraining
+{
+    /// <summary>
+    /// With <paramref name="resume"/> and a resumable <c>last.safetensors</c> in <paramref name="runFolder"/>, continues that run
+    /// (the chart starts from its earlier epochs). Otherwise starts the run over: an earlier run in that folder is replaced,
+    /// as re-running a notebook cell is expected to do.
+    /// </summary>
+    public static TrainingResult Run(string data, string runFolder, TrainingOptions options, bool resume, LiveTrainingChart live)
+    {
+        var run = new RunFolder(runFolder);
+        if (resume && run.HasRun && File.Exists(run.LastCheckpoint))
+        {
+            live.Seed(run.ReadMetrics());
+            return Trainer.Resume(run.Path, live);
+        }
+        if (Directory.Exists(run.Path))
+            Directory.Delete(run.Path, recursive: true);
+        return Trainer.Train(data, run.Path, options, live);
+    }
+}
