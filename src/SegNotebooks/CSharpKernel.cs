@@ -23,10 +23,7 @@ public sealed class CSharpKernel
         ["System", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks", "System.Linq"];
 
     static readonly Lazy<MetadataReference[]> HostReferences = new(() =>
-        [.. ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))]);
+        [.. HostAssemblies.Paths.Value.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))]);
 
     readonly KernelGlobals _globals = new();
     readonly ScriptOptions _options;

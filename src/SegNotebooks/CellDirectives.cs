@@ -34,7 +34,7 @@ public static partial class CellDirectives
                 pins.Require(m.Groups["id"].Value.Trim(), m.Groups["version"].Success ? m.Groups["version"].Value.Trim() : null);
                 lines[i] = "";
             }
-            else if (FileReference().Match(line) is { Success: true } f && HostAssemblies.Value.Contains(Path.GetFileNameWithoutExtension(f.Groups["path"].Value)))
+            else if (FileReference().Match(line) is { Success: true } f && HostAssemblies.Names.Value.Contains(Path.GetFileNameWithoutExtension(f.Groups["path"].Value)))
             {
                 lines[i] = "";
             }
@@ -45,10 +45,6 @@ public static partial class CellDirectives
         }
         return string.Join('\n', lines);
     }
-
-    static readonly Lazy<HashSet<string>> HostAssemblies = new(() => new HashSet<string>(
-        ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(Path.GetFileNameWithoutExtension).OfType<string>(), StringComparer.OrdinalIgnoreCase));
 
     [GeneratedRegex("""^#r\s+"(?<path>[^":]+\.dll)"\s*$""", RegexOptions.IgnoreCase)]
     private static partial Regex FileReference();

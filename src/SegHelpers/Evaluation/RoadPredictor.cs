@@ -124,12 +124,18 @@ public sealed class RoadPredictor : IDisposable
         {
             var full = nn.functional.interpolate(logits[i].unsqueeze(0), [images[i].Height, images[i].Width],
                 mode: InterpolationMode.Bilinear, align_corners: false);
-            var road = full.softmax(1)[0, RoadLabel.Road];
-            var bytes = road.mul(255f).round().clamp(0, 255).to(ScalarType.Byte).cpu();
+            var bytes = RoadBytes(full)[0].cpu();
             results.Add(new RoadProbability(images[i].Width, images[i].Height, bytes.data<byte>().ToArray()));
         }
         return results;
     }
+
+    /// <summary>
+    /// Logits [N, C, H, W] as 8-bit road probabilities [N, H, W]: softmax, road channel, × 255, rounded, the way KITTI
+    /// submission maps store them. Training's validation MaxF and the evaluation both quantise here.
+    /// </summary>
+    public static Tensor RoadBytes(Tensor logits) =>
+        logits.softmax(1)[.., RoadLabel.Road].mul(255f).round().clamp(0, 255).to(ScalarType.Byte);
 
     /// <inheritdoc />
     public void Dispose() => _model.Dispose();

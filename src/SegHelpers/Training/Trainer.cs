@@ -246,7 +246,7 @@ public sealed class Trainer : IDisposable
                     count++;
                 }
                 matrix.Update(logits.argmax(1), batch.Masks);
-                var road = logits.softmax(1)[.., RoadLabel.Road].mul(255f).round().clamp(0, 255).to(ScalarType.Byte).cpu();
+                var road = RoadPredictor.RoadBytes(logits).cpu();
                 var masks = batch.Masks.to(ScalarType.Byte).cpu();
                 for (int i = 0; i < batch.Samples.Count; i++)
                     benchmark.Add(batch.Samples[i].Category, road[i].data<byte>().ToArray(), masks[i].data<byte>().ToArray());
