@@ -64,13 +64,14 @@ public static class Bench
 
         foreach (var (h, w) in options.Sizes)
         {
-            manual_seed(0);
             using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: options.WidthDivisor));
             model.to(device);
             double gflop = ForwardFlops(model, h, w, device) / 1e9;
             notes.Add($"FCN-8s/{options.WidthDivisor} forward at {h}x{w}: {gflop:F1} GFLOP per image (convolutions; training ≈ 3×); " +
                       $"floor at the fp32 matmul rate: {fp32Rate.Median / gflop:F2} images/s inference, {fp32Rate.Median / (3 * gflop):F2} training" +
                       (bf16Rate is null ? "" : $"; at the bf16 rate: {bf16Rate.Median / gflop:F2} images/s inference"));
+            if (bf16)
+                notes.Add($"bf16 inference runs the encoder in bf16 and the decoder in fp32; {LowPrecisionCheck.Run(model.Encoder, ScalarType.BFloat16, device)}");
             foreach (int b in options.BatchSizes)
             {
                 if (options.Train)
@@ -80,7 +81,7 @@ public static class Bench
                 {
                     using var half = new Fcn(new FcnOptions("fcn8s", WidthDivisor: options.WidthDivisor));
                     half.load_state_dict(model.state_dict());
-                    half.to(device).to(ScalarType.BFloat16);
+                    half.to(device).UseEncoderPrecision(ScalarType.BFloat16);
                     Add(Inference(half, b, h, w, device, ScalarType.BFloat16, options));
                 }
             }
@@ -177,7 +178,7 @@ public static class Bench
     static Measurement Inference(Fcn model, int batch, int h, int w, Device device, ScalarType type, BenchOptions options)
     {
         model.eval();
-        using var x = randn(batch, 3, h, w, dtype: type, device: device);
+        using var x = randn(batch, 3, h, w, device: device);
         var samples = Time(options.Warmup, options.Repeats, () =>
         {
             using var scope = NewDisposeScope();

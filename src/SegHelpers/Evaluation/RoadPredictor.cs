@@ -13,8 +13,9 @@ namespace SegHelpers.Evaluation;
 /// <param name="Flip">Average the logits with those of the mirrored image (test-time augmentation).</param>
 /// <param name="BatchSize">Images per forward pass.</param>
 /// <param name="Device"><c>auto</c> (CUDA when present), <c>cpu</c> or <c>cuda</c>.</param>
-/// <param name="Precision"><c>fp32</c>, or <c>bf16</c> (weights and activations in bfloat16; fast on CPUs with AVX512-BF16 or AMX and on CUDA,
-/// see docs/performance.md for its speed and its effect on road IoU).</param>
+/// <param name="Precision"><c>fp32</c>, or <c>bf16</c>: the encoder in bfloat16, the decoder in fp32 (fast on CPUs with AVX512-BF16 or AMX
+/// and on CUDA; see docs/performance.md for its speed and its effect on road IoU). bf16 is used only after
+/// <see cref="LowPrecisionCheck"/> finds libtorch's bf16 kernels right on this device; otherwise the predictor warns and runs fp32.</param>
 public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32");
 
 /// <summary>A road probability map at an image's own size, quantised to 8 bits as KITTI submissions are.</summary>
@@ -36,10 +37,13 @@ public sealed class RoadPredictor : IDisposable
     readonly Fcn _model;
     readonly Device _device;
     readonly IPairedTransform _transform;
-    readonly ScalarType _dtype;
 
     /// <summary>Wraps a model (which the predictor then owns).</summary>
-    public RoadPredictor(Fcn model, PredictionOptions options)
+    public RoadPredictor(Fcn model, PredictionOptions options) : this(model, options, LowPrecisionCheck.Tolerance)
+    {
+    }
+
+    internal RoadPredictor(Fcn model, PredictionOptions options, double lowPrecisionTolerance)
     {
         options = options with { BatchSize = Math.Max(1, options.BatchSize) };
         Options = options;
@@ -50,19 +54,36 @@ public sealed class RoadPredictor : IDisposable
             _ when cuda.is_available() => new Device(options.Device),
             _ => throw new ArgumentException($"device {options.Device} was asked for but CUDA is not available here; use cpu or auto"),
         };
-        _dtype = options.Precision switch
+        var dtype = options.Precision switch
         {
             "fp32" => ScalarType.Float32,
             "bf16" => ScalarType.BFloat16,
             _ => throw new ArgumentException($"precision must be fp32 or bf16, not '{options.Precision}'"),
         };
         _model = model;
-        _model.to(_device).to(_dtype).eval();
+        _model.to(_device).to(ScalarType.Float32).eval();
+        if (dtype != ScalarType.Float32)
+        {
+            var verdict = LowPrecisionCheck.Run(_model.Encoder, dtype, _device, tolerance: lowPrecisionTolerance);
+            if (verdict.Trusted)
+            {
+                _model.UseEncoderPrecision(dtype);
+            }
+            else
+            {
+                Warning = $"warning: {verdict}; predicting in fp32 instead";
+                Console.Error.WriteLine(Warning);
+                Options = options with { Precision = "fp32" };
+            }
+        }
         _transform = Presets.Eval(options.Height, options.Width);
     }
 
-    /// <summary>The options in use.</summary>
+    /// <summary>The options in use; <see cref="PredictionOptions.Precision"/> is the one actually used.</summary>
     public PredictionOptions Options { get; }
+
+    /// <summary>Why the precision asked for was not used (also written to standard error), or null.</summary>
+    public string? Warning { get; }
 
     /// <summary>The model.</summary>
     public Fcn Model => _model;
@@ -115,7 +136,7 @@ public sealed class RoadPredictor : IDisposable
             var pixels = image.ToTensor().to(ScalarType.Float32).div_(255f);
             return _transform.Apply(pixels, zeros([image.Height, image.Width], ScalarType.Byte), rng).Image;
         }).ToArray();
-        var batch = stack(inputs).to(_device).to(_dtype);
+        var batch = stack(inputs).to(_device);
         var logits = _model.call(batch).to(ScalarType.Float32);
         if (Options.Flip)
             logits = (logits + _model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)) / 2;

@@ -8,18 +8,20 @@ namespace SegHelpers.Model;
 /// <summary>
 /// A fully convolutional network: <see cref="Vgg16Encoder"/> + <see cref="FcnDecoder"/>. Takes
 /// normalised images [N, 3, H, W] of any size and returns logits [N, classes, H, W]: the input is
-/// zero-padded at the bottom and right to a multiple of 32 and the output cropped back.
+/// zero-padded at the bottom and right to a multiple of 32 and the output cropped back. The encoder may be cast to bf16 or
+/// fp16 on its own (<see cref="UseEncoderPrecision"/>) while the decoder stays fp32: the input is cast to the encoder's type
+/// and its features to the decoder's, so the logits come out in the decoder's type whatever the encoder runs in.
 /// </summary>
 public sealed class Fcn : Module<Tensor, Tensor>
 {
     private readonly Vgg16Encoder encoder;
     private readonly FcnDecoder decoder;
 
-    /// <summary>Builds the network described by <paramref name="options"/>.</summary>
-    public Fcn(FcnOptions options) : base(options.Variant)
+    /// <summary>Builds the network described by <paramref name="options"/>; <paramref name="seed"/> fixes its initialisation and dropout.</summary>
+    public Fcn(FcnOptions options, long seed = 0) : base(options.Variant)
     {
         Options = options;
-        encoder = new Vgg16Encoder(options.WidthDivisor, options.Dropout);
+        encoder = new Vgg16Encoder(options.WidthDivisor, options.Dropout, seed);
         decoder = new FcnDecoder(options, encoder.Pool3Channels, encoder.Pool4Channels, encoder.Fc7Channels);
         RegisterComponents();
     }
@@ -34,8 +36,8 @@ public sealed class Fcn : Module<Tensor, Tensor>
     public FcnDecoder Decoder => decoder;
 
     /// <summary>Builds a variant by name: fcn8s, fcn16s or fcn32s.</summary>
-    public static Fcn Create(string variant, int numClasses = 2, int widthDivisor = 1) =>
-        new(new FcnOptions(variant, numClasses, widthDivisor));
+    public static Fcn Create(string variant, int numClasses = 2, int widthDivisor = 1, long seed = 0) =>
+        new(new FcnOptions(variant, numClasses, widthDivisor), seed);
 
     /// <summary>Every parameter, counted.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());
@@ -43,14 +45,31 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary>The size an input side is zero-padded to: the next multiple of 32.</summary>
     public static long PaddedSize(long size) => size + (32 - size % 32) % 32;
 
+    /// <summary>The type the encoder's weights and activations are in.</summary>
+    public ScalarType EncoderPrecision => encoder.parameters().First().dtype;
+
+    /// <summary>
+    /// Casts the encoder to <paramref name="dtype"/> (bf16, fp16 or fp32), leaving the decoder in fp32. The decoder's
+    /// two-channel score layers and transposed convolutions cost almost nothing, and libtorch's low-precision kernels for so
+    /// few channels are wrong on some CPUs (see <see cref="LowPrecisionCheck"/>).
+    /// </summary>
+    public Fcn UseEncoderPrecision(ScalarType dtype)
+    {
+        encoder.to(dtype);
+        return this;
+    }
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         long h = input.shape[2], w = input.shape[3];
         long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
-        var (pool3, pool4, fc7) = encoder.call(x);
-        var logits = decoder.call(pool3, pool4, fc7);
+        var (pool3, pool4, fc7) = encoder.call(As(x, EncoderPrecision));
+        var decoderType = decoder.parameters().First().dtype;
+        var logits = decoder.call(As(pool3, decoderType), As(pool4, decoderType), As(fc7, decoderType));
         return padH + padW > 0 ? logits[.., .., ..(int)h, ..(int)w] : logits;
     }
+
+    static Tensor As(Tensor x, ScalarType dtype) => x.dtype == dtype ? x : x.to(dtype);
 }

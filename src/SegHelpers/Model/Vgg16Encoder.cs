@@ -12,7 +12,8 @@ namespace SegHelpers.Model;
 /// 512→4096 and fc7 a 1×1 convolution 4096→4096 (torchvision's <c>classifier.0</c> and <c>classifier.3</c>
 /// reshaped), each followed by ReLU and dropout. Returns pool3 (stride 8), pool4 (stride 16) and fc7 (stride 32).
 /// Convolutions start as torchvision initialises VGG (Kaiming normal, fan-out, zero bias), which lets the
-/// 15 layers without batch normalisation train from scratch.
+/// 15 layers without batch normalisation train from scratch. Initialisation and dropout draw from generators seeded by the
+/// constructor's seed, never from libtorch's process-wide one.
 /// </summary>
 public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, Tensor Fc7)>
 {
@@ -22,13 +23,13 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     private readonly Sequential features;
     private readonly Conv2d fc6;
     private readonly ReLU relu6;
-    private readonly Dropout drop6;
+    private readonly SeededDropout drop6;
     private readonly Conv2d fc7;
     private readonly ReLU relu7;
-    private readonly Dropout drop7;
+    private readonly SeededDropout drop7;
 
-    /// <summary>Builds the encoder with channel counts divided by <paramref name="widthDivisor"/>.</summary>
-    public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5) : base(nameof(Vgg16Encoder))
+    /// <summary>Builds the encoder with channel counts divided by <paramref name="widthDivisor"/>, initialised from <paramref name="seed"/>.</summary>
+    public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5, long seed = 0) : base(nameof(Vgg16Encoder))
     {
         if (widthDivisor < 1 || 64 % widthDivisor != 0)
             throw new ArgumentOutOfRangeException(nameof(widthDivisor), widthDivisor, "must divide 64 (1, 2, 4, 8, 16, 32 or 64)");
@@ -52,20 +53,27 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
         Fc7Channels = 4096 / widthDivisor;
         fc6 = Conv2d(inChannels, Fc7Channels, 7, padding: 3);
         relu6 = ReLU(inplace: true);
-        drop6 = Dropout(dropout);
+        Noise = new DropoutNoise(unchecked(seed * 1_000_003L + 1));
+        drop6 = new SeededDropout(dropout, Noise);
         fc7 = Conv2d(Fc7Channels, Fc7Channels, 1);
         relu7 = ReLU(inplace: true);
-        drop7 = Dropout(dropout);
+        drop7 = new SeededDropout(dropout, Noise);
         RegisterComponents();
         using (no_grad())
+        using (var generator = new Generator(unchecked((ulong)seed), CPU))
         {
             foreach (var conv in modules().OfType<Conv2d>())
             {
-                init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
+                // Kaiming normal, fan-out, ReLU gain: std = √2 / √(out · k · k).
+                var w = conv.weight!;
+                conv.weight!.normal_(0, Math.Sqrt(2.0 / (w.shape[0] * w.shape[2] * w.shape[3])), generator);
                 conv.bias!.zero_();
             }
         }
     }
+
+    /// <summary>The random stream of the fc6 and fc7 dropout layers.</summary>
+    public DropoutNoise Noise { get; }
 
     /// <summary>Channels of pool3.</summary>
     public long Pool3Channels { get; }
@@ -78,6 +86,14 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
 
     /// <summary>The 31 torchvision-indexed layers.</summary>
     public Sequential Features => features;
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            Noise.Dispose();
+        base.Dispose(disposing);
+    }
 
     /// <inheritdoc />
     public override (Tensor Pool3, Tensor Pool4, Tensor Fc7) forward(Tensor input)

@@ -57,8 +57,7 @@ public sealed class Trainer : IDisposable
         _validation = new Batches(valSamples, Presets.Eval(_o.Height, _o.Width),
             new BatchOptions(_o.BatchSize, _o.Height, _o.Width, Shuffle: false, Seed: _o.Seed), _device);
 
-        manual_seed(_o.Seed);
-        _model = new Fcn(new FcnOptions(_o.Variant, 2, _o.WidthDivisor, _o.Dropout));
+        _model = new Fcn(new FcnOptions(_o.Variant, 2, _o.WidthDivisor, _o.Dropout), _o.Seed);
         _model.to(_device);
         if (!resume && _o.EncoderWeights is { } weights)
             Report(new MessageEvent(WeightLoader.Load(_model, weights).ToString()));
@@ -158,7 +157,7 @@ public sealed class Trainer : IDisposable
         _model.train();
         SetEncoderTrainable(epoch >= _o.FreezeEncoderEpochs);
         if (_state.BatchInEpoch == 0)
-            manual_seed(unchecked(_o.Seed * 1_000_003L + epoch + 1));
+            _model.Encoder.Noise.Reseed(unchecked(_o.Seed * 1_000_003L + epoch + 1));
         int index = 0;
         var clock = Stopwatch.StartNew();
         double secondsBefore = _state.EpochTrainSeconds;
@@ -294,7 +293,7 @@ public sealed class Trainer : IDisposable
             [RunKey] = JsonSerializer.Serialize(_info),
         };
         FcnCheckpoint.Save(_model, _run.LastCheckpoint, metadata,
-            [("train.optimizer", tensor(buffer.ToArray())), ("train.rng", get_rng_state())]);
+            [("train.optimizer", tensor(buffer.ToArray())), ("train.rng", _model.Encoder.Noise.GetState(_device))]);
     }
 
     List<EpochMetrics> RestoreLast()
@@ -309,7 +308,7 @@ public sealed class Trainer : IDisposable
         foreach (var property in typeof(TrainingState).GetProperties())
             property.SetValue(_state, property.GetValue(saved));
         using (var state = rng.ToTensor())
-            set_rng_state(state);
+            _model.Encoder.Noise.SetState(_device, state);
         _run.TruncateMetrics(_state.Epoch);
         Report(new MessageEvent($"resumed {_run.Path} at epoch {_state.Epoch + 1}, step {_state.BatchInEpoch + 1}"));
         return _run.ReadMetrics();

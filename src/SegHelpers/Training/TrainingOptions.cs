@@ -15,7 +15,7 @@ namespace SegHelpers.Training;
 /// <param name="Schedule"><c>constant</c>, <c>poly</c> ((1 − t)^0.9 as in DeepLab and torchvision's reference) or <c>cosine</c>.</param>
 /// <param name="WarmupEpochs">Linear warm-up from a tenth of the rate over this many epochs (fractions allowed).</param>
 /// <param name="Variant">fcn8s, fcn16s or fcn32s.</param>
-/// <param name="WidthDivisor">Divides every channel count; 1 is VGG16 (see <see cref="Model.FcnOptions"/>).</param>
+/// <param name="WidthDivisor">Divides every channel count: 1 (VGG16), 2 or 4 (see <see cref="Model.FcnOptions"/>; narrower models are for inference tests only).</param>
 /// <param name="Dropout">Dropout after fc6 and fc7.</param>
 /// <param name="EncoderWeights">A torchvision VGG16 <c>.pth</c> or safetensors file for the encoder; null trains from scratch.</param>
 /// <param name="FreezeEncoderEpochs">Train only the decoder for this many epochs first.</param>
@@ -71,8 +71,9 @@ public sealed record TrainingOptions(
         Check(WeightDecay >= 0, "WeightDecay must not be negative");
         Check(WarmupEpochs >= 0 && WarmupEpochs < Epochs, $"WarmupEpochs ({WarmupEpochs}) must be at least 0 and less than Epochs ({Epochs}); for a run this short pass --warmup-epochs 0");
         Check(Model.FcnOptions.Variants.Contains(Variant), $"Variant must be one of {string.Join(", ", Model.FcnOptions.Variants)}");
-        Check(WidthDivisor is 1 or 2 or 4 or 8 or 16 or 32,
-            "WidthDivisor must be 1, 2, 4, 8, 16 or 32 for training: at 64 the first layers have 1 channel, and libtorch 2.10 on CPU intermittently returns NaN gradients for 1-channel convolutions");
+        Check(WidthDivisor is 1 or 2 or 4,
+            $"WidthDivisor must be 1, 2 or 4 for training, not {WidthDivisor}: at 8 and above the first convolutions have 8 channels or fewer, and libtorch 2.10's CPU backward " +
+            "for 3×3 convolutions with 8 or fewer output channels intermittently returns NaN or wrong input gradients (docs/performance.md)");
         Check(Dropout is >= 0 and < 1, "Dropout must be in [0, 1)");
         Check(FreezeEncoderEpochs >= 0, "FreezeEncoderEpochs must not be negative");
         Check(ClassWeights is null || (ClassWeights.Length == 2 && ClassWeights.All(w => w > 0)), "ClassWeights must be two positive numbers (non-road, road)");

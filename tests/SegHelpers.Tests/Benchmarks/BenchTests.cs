@@ -35,11 +35,11 @@ public class BenchTests
     [Fact]
     public void Bf16_prediction_stays_close_to_fp32()
     {
-        manual_seed(3);
-        var fp32Model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+        var fp32Model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 3);
+        using var generator = new Generator(3, CPU);
         using (no_grad())
             foreach (var (name, p) in fp32Model.named_parameters().Where(p => p.name.Contains("score")))
-                p.normal_(0, 0.1);
+                p.normal_(0, 0.1, generator);
         var bf16Model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
         bf16Model.load_state_dict(fp32Model.state_dict());
         using var fp32 = new RoadPredictor(fp32Model, new PredictionOptions(32, 96, Device: "cpu"));

@@ -7,7 +7,7 @@ namespace SegHelpers.Tests.Cli;
 
 public class TrainCommandTests
 {
-    static readonly string[] Tiny = ["--size", "32x96", "--width-divisor", "16", "--batch-size", "2"];
+    static readonly string[] Tiny = ["--size", "32x96", "--width-divisor", "4", "--batch-size", "2"];
 
     [Fact]
     public void A_short_run_exits_zero_and_ends_with_the_best_epoch_summary()

@@ -11,11 +11,11 @@ public class RoadPredictorTests
 {
     static RoadPredictor Tiny(bool flip = false)
     {
-        manual_seed(1);
-        var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+        var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 1);
+        using var generator = new Generator(1, CPU);
         using (no_grad())
             foreach (var (name, p) in model.named_parameters().Where(p => p.name.Contains("score")))
-                p.normal_(0, 0.1); // score layers start at zero; give the map some structure
+                p.normal_(0, 0.1, generator); // score layers start at zero; give the map some structure
         return new RoadPredictor(model, new PredictionOptions(32, 96, flip, BatchSize: 2, Device: "cpu"));
     }
 

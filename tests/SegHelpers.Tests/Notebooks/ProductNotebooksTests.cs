@@ -9,7 +9,7 @@ public class ProductNotebooksTests
 {
     static readonly Dictionary<string, string> Tiny = new()
     {
-        ["SyntheticCount"] = "15", ["ShowCount"] = "2", ["Height"] = "64", ["Width"] = "192", ["WidthDivisor"] = "16",
+        ["SyntheticCount"] = "15", ["ShowCount"] = "2", ["Height"] = "64", ["Width"] = "192", ["WidthDivisor"] = "4",
         ["QuickEpochs"] = "1", ["Epochs"] = "2", ["FeatureChannels"] = "2", ["WorstCount"] = "2", ["OverlayCount"] = "2",
     };
 

@@ -85,7 +85,7 @@ public class EnvironmentScriptsTests
         using var dir = new TempDir();
         SyntheticRoads.Write(dir["opt/ml/input/data/training"], new SyntheticOptions(8, 3, 0, 48, 160));
         Directory.CreateDirectory(dir["opt/ml/input/config"]);
-        File.WriteAllText(dir["opt/ml/input/config/hyperparameters.json"], """{"epochs": "1", "warmup-epochs": "0", "size": "32x96", "width-divisor": "16", "batch-size": "2"}""");
+        File.WriteAllText(dir["opt/ml/input/config/hyperparameters.json"], """{"epochs": "1", "warmup-epochs": "0", "size": "32x96", "width-divisor": "4", "batch-size": "2"}""");
 
         var (exit, output) = Bash("environment/sagemaker/train", new Dictionary<string, string>
         {

@@ -26,14 +26,14 @@ public class SageMakerContractTests
     {
         using var dir = new TempDir();
         SyntheticRoads.Write(dir["opt/ml/input/data/training"], new SyntheticOptions(8, 3, 0, 48, 160));
-        Hyperparameters(dir, """{"epochs": "2", "size": "32x96", "width_divisor": "16", "batch-size": "2", "sagemaker_region": "\"eu-west-1\""}""");
+        Hyperparameters(dir, """{"epochs": "2", "size": "32x96", "width_divisor": "4", "batch-size": "2", "sagemaker_region": "\"eu-west-1\""}""");
 
         var (exit, stdout, stderr) = Seg.Run(Root(dir), "sagemaker", "train");
 
         Assert.True(exit == 0, stdout + stderr);
         Assert.Equal(["best.safetensors", "metrics.jsonl", "options.json"], Directory.GetFiles(dir["opt/ml/model"]).Select(Path.GetFileName).Order());
         Assert.Equal([1, 2], new RunFolder(dir["opt/ml/checkpoints"]).ReadMetrics().Select(m => m.Epoch));
-        Assert.Equal((32, 96, 16), new RunFolder(dir["opt/ml/model"]).ReadInfo().Options is var o ? (o.Height, o.Width, o.WidthDivisor) : default);
+        Assert.Equal((32, 96, 4), new RunFolder(dir["opt/ml/model"]).ReadInfo().Options is var o ? (o.Height, o.Width, o.WidthDivisor) : default);
         Assert.Matches(@"road IoU [0-9.]+  MaxF [0-9.]+", stdout);
         Assert.False(File.Exists(dir["opt/ml/output/failure"]));
     }

@@ -9,9 +9,9 @@ public class RoadLossTests
 {
     static (Tensor Logits, Tensor Masks) Example()
     {
-        manual_seed(5);
-        var logits = randn(2, 2, 3, 4);
-        var masks = randint(0, 2, [2, 3, 4], dtype: ScalarType.Int64);
+        using var generator = new Generator(5, CPU);
+        var logits = randn([2, 2, 3, 4], generator: generator);
+        var masks = randint(0, 2, [2, 3, 4], dtype: ScalarType.Int64, generator: generator);
         masks[0, 0] = tensor(RoadLabel.Ignore);
         masks[1, .., 3] = tensor(RoadLabel.Ignore);
         return (logits, masks);

@@ -1,0 +1,91 @@
+using SegHelpers.Data;
+using SegHelpers.Evaluation;
+using SegHelpers.Model;
+using static TorchSharp.torch;
+
+namespace SegHelpers.Tests.Model;
+
+public class LowPrecisionCheckTests
+{
+    [Fact]
+    public void Finds_each_kind_of_layer_the_encoder_and_decoder_use_once()
+    {
+        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+
+        var encoder = LowPrecisionCheck.KindsIn(model.Encoder).Select(k => k.ToString()).ToList();
+        var decoder = LowPrecisionCheck.KindsIn(model.Decoder).Select(k => k.ToString()).ToList();
+
+        Assert.Equal(new HashSet<string>
+        {
+            "conv2d 3→4 k3 s1 p1", "conv2d 4→4 k3 s1 p1", "max_pool2d k2 s2 (0 channels)", "conv2d 4→8 k3 s1 p1", "conv2d 8→8 k3 s1 p1",
+            "conv2d 8→16 k3 s1 p1", "conv2d 16→16 k3 s1 p1", "conv2d 16→32 k3 s1 p1", "conv2d 32→32 k3 s1 p1", "conv2d 32→256 k7 s1 p3",
+            "conv2d 256→256 k1 s1 p0",
+        }, encoder.ToHashSet());
+        Assert.Equal(11, encoder.Count);
+        Assert.Equal(new HashSet<string> { "conv2d 256→2 k1 s1 p0", "conv2d 32→2 k1 s1 p0", "conv2d 16→2 k1 s1 p0", "conv_transpose2d 2→2 k4 s2 p1", "conv_transpose2d 2→2 k16 s8 p4" },
+            decoder.ToHashSet());
+    }
+
+    [Fact]
+    public void Errors_are_measured_against_float64_not_assumed()
+    {
+        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+
+        var fp32 = LowPrecisionCheck.Run(model, ScalarType.Float32, CPU, tolerance: 1e-5);
+        var bf16 = LowPrecisionCheck.Run(model, ScalarType.BFloat16, CPU, backward: true, tolerance: 0);
+
+        Assert.True(fp32.Trusted, fp32.ToString());
+        Assert.Contains(fp32.Layers, l => l.Forward > 0); // fp32 rounds where float64 does not
+        // bf16 rounds every product's result at least once: with no tolerance, every kind with weights shows a positive error.
+        Assert.False(bf16.Trusted);
+        Assert.All(bf16.Layers.Where(l => l.Kind.Op != "max_pool2d"), l =>
+        {
+            Assert.True(l.Forward > 0, l.ToString());
+            Assert.True(l.InputGradient > 0 && l.WeightGradient > 0, l.ToString());
+        });
+        var pool = bf16.Layers.Single(l => l.Kind.Op == "max_pool2d");
+        Assert.True(double.IsNaN(pool.WeightGradient), "a max-pool has no weight");
+        Assert.Equal(0, pool.Forward); // picking the largest of already-rounded values is exact in any precision
+        Assert.Contains("disagree with fp32", bf16.ToString());
+    }
+
+    [Fact]
+    public void A_predictor_whose_bf16_kernels_fail_the_check_warns_and_predicts_in_fp32()
+    {
+        static Fcn Model()
+        {
+            var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 4);
+            using var generator = new Generator(4, CPU);
+            using (no_grad())
+                foreach (var p in model.Decoder.parameters())
+                    p.normal_(0, 0.1, generator);
+            return model;
+        }
+        var pixels = new byte[96 * 32 * 3];
+        new Random(3).NextBytes(pixels);
+        var image = new RgbImage(96, 32, pixels);
+        using var fp32 = new RoadPredictor(Model(), new PredictionOptions(32, 96, Device: "cpu"));
+        using var failing = new RoadPredictor(Model(), new PredictionOptions(32, 96, Device: "cpu", Precision: "bf16"), lowPrecisionTolerance: 0);
+
+        Assert.Equal("fp32", failing.Options.Precision);
+        Assert.StartsWith("warning: bf16 on cpu: libtorch's kernels disagree with fp32 for conv2d ", failing.Warning);
+        Assert.Contains("conv2d 3→4 k3 s1 p1: forward ", failing.Warning);
+        Assert.EndsWith("; predicting in fp32 instead", failing.Warning);
+        Assert.Equal(ScalarType.Float32, failing.Model.EncoderPrecision);
+        Assert.Equal(fp32.Predict(image).Values, failing.Predict(image).Values);
+    }
+
+    [Fact]
+    public void A_trusted_bf16_predictor_runs_the_encoder_in_bf16_and_the_decoder_in_fp32()
+    {
+        using var predictor = new RoadPredictor(new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16)), new PredictionOptions(32, 96, Device: "cpu", Precision: "bf16"),
+            lowPrecisionTolerance: double.PositiveInfinity);
+
+        Assert.Null(predictor.Warning);
+        Assert.Equal("bf16", predictor.Options.Precision);
+        Assert.Equal(ScalarType.BFloat16, predictor.Model.EncoderPrecision);
+        Assert.All(predictor.Model.Decoder.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        using var logits = predictor.Model.call(zeros(1, 3, 32, 96));
+        Assert.Equal(ScalarType.Float32, logits.dtype);
+    }
+}
