@@ -25,6 +25,10 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>The file whose temporary <paramref name="path"/> is (left behind by a process that died mid-write), or null.</summary>
+    public static string? TargetOfLeftover(string path) =>
+        System.Text.RegularExpressions.Regex.Match(path, @"^(?<target>.+)\.[0-9a-f]{32}\.tmp$") is { Success: true } m ? m.Groups["target"].Value : null;
+
     /// <summary>Writes text atomically (UTF-8, no BOM).</summary>
     public static void WriteText(string path, string text) =>
         Write(path, stream =>

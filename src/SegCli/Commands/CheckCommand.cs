@@ -16,7 +16,9 @@ static class CheckCommand
         var command = new Command("check", "Validate a KITTI Road dataset: pairs, sizes, label colours, class balance.") { data, json };
         command.SetAction(parse => Cli.Run(() =>
         {
-            var report = DatasetReport.Build(parse.GetValue(data)!);
+            string root = parse.GetValue(data)!;
+            var layout = KittiRoad.Open(root);
+            var report = CountProgress.Run("checking", layout.Training.Count + layout.Testing.Count, progress => DatasetReport.Build(root, progress));
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new { report.Usable, report.Root, report.TrainingPairs, report.TestImages, report.Categories, report.All, report.ImageSizes, report.Problems }, Json));
             else

@@ -26,29 +26,44 @@ static class Cli
     /// <summary>Exit code for input the program cannot use.</summary>
     public const int BadInput = 2;
 
-    /// <summary>Runs a command body; bad input becomes one clear line on stderr and exit code 2, a failed training run exit code 1, not a stack trace.</summary>
+    /// <summary>Exit code for a run that failed for another reason than its input (training diverged, disk full, a libtorch error).</summary>
+    public const int Failed = 1;
+
+    /// <summary>
+    /// Runs a command body. Every failure becomes one line on stderr and a documented exit code, never a stack trace:
+    /// 2 for input the program cannot use (including an output folder it may not write), 1 for anything else.
+    /// With <c>SEG_DEBUG=1</c> the full exception follows the line.
+    /// </summary>
     public static int Run(Func<int> body)
     {
         try
         {
             return body();
         }
-        catch (BadInputException e)
+        catch (Exception caught)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return BadInput;
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return BadInput;
-        }
-        catch (SegHelpers.Training.TrainingFailedException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
+            var e = caught is AggregateException { InnerExceptions.Count: > 0 } many ? many.InnerExceptions[0] : caught;
+            var (code, message) = e switch
+            {
+                BadInputException or ArgumentException => (BadInput, e.Message),
+                UnauthorizedAccessException or DirectoryNotFoundException => (BadInput, $"{e.Message} (choose a folder this user can write)"),
+                SegHelpers.Training.TrainingFailedException => (Failed, e.Message),
+                IOException => (Failed, $"{e.Message}{(IsDiskFull(e) ? " (the disk is full: free space or write elsewhere; finished files were written atomically and are intact)" : "")}"),
+                System.Runtime.InteropServices.ExternalException => (Failed, $"libtorch: {FirstLine(e.Message)}"),
+                _ => (Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}"),
+            };
+            Console.Error.WriteLine($"error: {message}");
+            if (Environment.GetEnvironmentVariable("SEG_DEBUG") == "1")
+                Console.Error.WriteLine(caught);
+            else if (code == Failed && e is not SegHelpers.Training.TrainingFailedException)
+                Console.Error.WriteLine("(set SEG_DEBUG=1 for the details)");
+            return code;
         }
     }
+
+    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    static bool IsDiskFull(Exception e) => (e.HResult & 0xFFFF) == 28 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Reads <c>-p Name=Value</c> options for <paramref name="notebooks"/>; a name none of their parameters cells declares

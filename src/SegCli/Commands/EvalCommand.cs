@@ -16,7 +16,7 @@ static class EvalCommand
         var model = new Option<string?>("--model") { Description = "Run folder (uses best.safetensors and the run's split and size) or checkpoint file." };
         var probs = new Option<string?>("--probs") { Description = "Score this folder of {cat}_road_NNNNNN.png probability maps instead of running the model (with --model, on its validation split)." };
         var split = new Option<string?>("--split") { Description = "val (the run's validation split; default with --model) or all labelled images (default with --probs alone)." };
-        var output = new Option<string?>("--out") { Description = "Folder for metrics.json and the probability maps (default: RUN/eval-SPLIT)." };
+        var output = new Option<string?>("--out") { Description = "Folder for metrics.json and, with --model, the probability maps (default: RUN/eval-SPLIT with --model, the parent of DIR with --probs)." };
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = "fp32, or bf16 (fast on CPUs with AVX512-BF16/AMX and on CUDA)." };
@@ -40,24 +40,31 @@ static class EvalCommand
             IReadOnlyList<KittiSample> samples = which == "all" || run is not { HasRun: true } ? dataset.Training : run.ReadInfo().Split(dataset).Validation;
             if (which == "val" && run is not { HasRun: true })
                 Console.Error.WriteLine($"note: {modelPath} is not in a run folder, so there is no validation split; scoring all {samples.Count} labelled images");
+            EvaluationReport report;
+            string outDir, mapsDir;
             if (parse.GetValue(probs) is { } probsDir)
             {
-                Print(ProbabilityMaps.Score(samples, probsDir).ScoreAll());
-                return 0;
+                mapsDir = Path.GetFullPath(probsDir);
+                outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.GetDirectoryName(mapsDir)!);
+                report = CountProgress.Run("scoring", samples.Count, progress => RoadEvaluation.Score(samples, mapsDir, progress));
             }
-            TorchNative.EnsureLoadable();
-            var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)! };
-            if (parse.GetValue(size) is { } s)
+            else
             {
-                var (h, w) = Cli.ParseSize(s);
-                options = options with { Height = h, Width = w };
+                TorchNative.EnsureLoadable();
+                var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)! };
+                if (parse.GetValue(size) is { } s)
+                {
+                    var (h, w) = Cli.ParseSize(s);
+                    options = options with { Height = h, Width = w };
+                }
+                using var predictor = RoadPredictor.Load(modelPath!, options);
+                outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(run!.Path, $"eval-{which}"));
+                mapsDir = Path.Combine(outDir, "probs");
+                Directory.CreateDirectory(mapsDir);
+                Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width} in {predictor.Options.Precision}{(options.Flip ? " with flip averaging" : "")}");
+                report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.Run(predictor, samples, mapsDir, progress));
             }
-            using var predictor = RoadPredictor.Load(modelPath!, options);
-            string outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(run!.Path, $"eval-{which}"));
-            string mapsDir = Path.Combine(outDir, "probs");
-            Directory.CreateDirectory(mapsDir);
-            Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width}{(options.Flip ? " with flip averaging" : "")}");
-            var report = RoadEvaluation.Run(predictor, samples, mapsDir);
+            Directory.CreateDirectory(outDir);
             string metrics = Path.Combine(outDir, "metrics.json");
             report.WriteJson(metrics);
             if (parse.GetValue(json))
@@ -69,7 +76,7 @@ static class EvalCommand
             Console.WriteLine();
             Console.WriteLine($"at p ≥ 0.5: road IoU {report.Matrix.IoU(RoadLabel.Road):F4}  mean IoU {report.Matrix.MeanIoU():F4}  pixel accuracy {report.Matrix.PixelAccuracy():F4}");
             Console.WriteLine($"worst: {string.Join(", ", report.Worst(3).Select(i => $"{i.Id} ({i.RoadIoU:F3})"))}");
-            Console.WriteLine($"wrote {metrics} and {samples.Count} probability maps in {mapsDir}");
+            Console.WriteLine(parse.GetValue(probs) is null ? $"wrote {metrics} and {samples.Count} probability maps in {mapsDir}" : $"wrote {metrics}");
             return 0;
         }));
         return command;

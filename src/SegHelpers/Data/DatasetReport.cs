@@ -23,7 +23,8 @@ public sealed record DatasetReport(
 
     /// <summary>
     /// Opens the layout (a broken layout throws <see cref="BadInputException"/>), then decodes every
-    /// pair and test image, collecting per-file problems instead of stopping at the first.
+    /// pair and test image, collecting per-file problems instead of stopping at the first. <paramref name="progress"/> hears
+    /// the number of files checked, out of the training pairs plus the test images.
     /// </summary>
     public static DatasetReport Build(string root, IProgress<int>? progress = null)
     {
@@ -68,6 +69,7 @@ public sealed record DatasetReport(
             {
                 problems.Add(e.Message);
             }
+            progress?.Report(++done);
         }
         problems.Sort(StringComparer.Ordinal);
 

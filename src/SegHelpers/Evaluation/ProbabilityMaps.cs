@@ -33,25 +33,18 @@ public static class ProbabilityMaps
     }
 
     /// <summary>
-    /// Scores the maps in <paramref name="folder"/> against the labels of <paramref name="samples"/>.
-    /// Unlike the devkit, which silently drops a category with a missing map, every missing map is an error.
+    /// Each labelled sample's map in <paramref name="folder"/>, every one checked to exist first: a missing map is an error
+    /// that names them (the devkit would silently drop the category).
     /// </summary>
-    public static RoadBenchmark Score(IEnumerable<KittiSample> samples, string folder)
+    public static IReadOnlyList<(KittiSample Sample, string Path)> Find(IEnumerable<KittiSample> samples, string folder)
     {
         if (!Directory.Exists(folder))
             throw new BadInputException(folder, "folder not found", "pass the folder holding {cat}_road_NNNNNN.png maps (seg predict --kitti writes one)");
-        var list = samples.Where(s => s.LabelPath is not null).ToList();
-        var missing = list.Where(s => !File.Exists(Path.Combine(folder, s.ResultName()))).Select(s => s.ResultName()).ToList();
+        var list = samples.Where(s => s.LabelPath is not null).Select(s => (Sample: s, Path: System.IO.Path.Combine(folder, s.ResultName()))).ToList();
+        var missing = list.Where(s => !File.Exists(s.Path)).Select(s => s.Sample.ResultName()).ToList();
         if (missing.Count > 0)
             throw new BadInputException(folder, $"lacks {missing.Count} of {list.Count} probability maps ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")})",
                 "write a map for every labelled image, named as its label (e.g. um_road_000000.png)");
-        var benchmark = new RoadBenchmark();
-        foreach (var sample in list)
-        {
-            var label = ImageFile.ReadRgb(sample.LabelPath!);
-            var mask = RoadLabel.Decode(label, sample.LabelPath!);
-            benchmark.Add(sample.Category, Read(Path.Combine(folder, sample.ResultName()), label.Width, label.Height), mask);
-        }
-        return benchmark;
+        return list;
     }
 }

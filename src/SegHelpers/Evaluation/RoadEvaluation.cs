@@ -64,36 +64,71 @@ public static class RoadEvaluation
     /// </summary>
     public static EvaluationReport Run(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string? probabilityFolder = null, IProgress<int>? progress = null)
     {
-        var labelled = samples.Where(s => s.LabelPath is not null).ToList();
-        if (labelled.Count == 0)
-            throw new ArgumentException("no labelled images to evaluate");
-        var benchmark = new RoadBenchmark();
-        var matrix = new ConfusionMatrix(2);
-        var images = new List<ImageScore>(labelled.Count);
-        int done = 0;
-        foreach (var chunk in labelled.Chunk(predictor.Options.BatchSize))
+        var tally = new Tally(samples);
+        foreach (var chunk in tally.Labelled.Chunk(predictor.Options.BatchSize))
         {
             var pairs = chunk.Select(KittiRoad.LoadPair).ToArray();
             var probabilities = predictor.PredictMany(pairs.Select(p => p.Image)).ToArray();
             for (int i = 0; i < chunk.Length; i++)
             {
-                var (sample, mask, probability) = (chunk[i], pairs[i].Mask, probabilities[i]);
-                benchmark.Add(sample.Category, probability.Values, mask);
-                var single = new ConfusionMatrix(2);
-                using (var scope = NewDisposeScope())
-                {
-                    var predicted = tensor(probability.Classes());
-                    var truth = tensor(mask);
-                    single.Update(predicted, truth);
-                    matrix.Update(predicted, truth);
-                }
-                images.Add(new ImageScore(sample, single.IoU(RoadLabel.Road)));
+                tally.Add(chunk[i], pairs[i].Mask, probabilities[i].Values);
                 if (probabilityFolder is not null)
-                    ProbabilityMaps.Write(probabilityFolder, sample, probability.Width, probability.Height, probability.Values);
-                progress?.Report(++done);
+                    ProbabilityMaps.Write(probabilityFolder, chunk[i], probabilities[i].Width, probabilities[i].Height, probabilities[i].Values);
+                progress?.Report(tally.Images.Count);
             }
         }
-        return new EvaluationReport(benchmark.ScoreAll(), matrix, images);
+        return tally.Report();
+    }
+
+    /// <summary>
+    /// Scores a folder of KITTI probability maps (<c>{cat}_road_{NNNNNN}.png</c>, from <c>seg predict --kitti</c> or any other
+    /// tool) against the labels of <paramref name="samples"/>, with the same figures as <see cref="Run"/>. Unlike the devkit,
+    /// which silently drops a category with a missing map, every missing map is an error.
+    /// </summary>
+    public static EvaluationReport Score(IReadOnlyList<KittiSample> samples, string probabilityFolder, IProgress<int>? progress = null)
+    {
+        var tally = new Tally(samples);
+        foreach (var (sample, path) in ProbabilityMaps.Find(tally.Labelled, probabilityFolder))
+        {
+            var label = ImageFile.ReadRgb(sample.LabelPath!);
+            tally.Add(sample, RoadLabel.Decode(label, sample.LabelPath!), ProbabilityMaps.Read(path, label.Width, label.Height));
+            progress?.Report(tally.Images.Count);
+        }
+        return tally.Report();
+    }
+
+    /// <summary>The benchmark, the 0.5-decision confusion matrix and per-image IoU, accumulated one image at a time.</summary>
+    sealed class Tally
+    {
+        readonly RoadBenchmark _benchmark = new();
+        readonly ConfusionMatrix _matrix = new(2);
+
+        public Tally(IReadOnlyList<KittiSample> samples)
+        {
+            Labelled = [.. samples.Where(s => s.LabelPath is not null)];
+            if (Labelled.Count == 0)
+                throw new ArgumentException("no labelled images to evaluate");
+        }
+
+        public List<KittiSample> Labelled { get; }
+
+        public List<ImageScore> Images { get; } = [];
+
+        public void Add(KittiSample sample, byte[] mask, byte[] probability)
+        {
+            _benchmark.Add(sample.Category, probability, mask);
+            var single = new ConfusionMatrix(2);
+            using (var scope = NewDisposeScope())
+            {
+                var predicted = tensor(RoadProbability.Decide(probability));
+                var truth = tensor(mask);
+                single.Update(predicted, truth);
+                _matrix.Update(predicted, truth);
+            }
+            Images.Add(new ImageScore(sample, single.IoU(RoadLabel.Road)));
+        }
+
+        public EvaluationReport Report() => new(_benchmark.ScoreAll(), _matrix, Images);
     }
 
     /// <summary>

@@ -25,7 +25,10 @@ public sealed record PredictionOptions(int Height = 160, int Width = 576, bool F
 public sealed record RoadProbability(int Width, int Height, byte[] Values)
 {
     /// <summary>Class per pixel (<see cref="RoadLabel.Road"/> where p ≥ <paramref name="threshold"/>/255, else <see cref="RoadLabel.NonRoad"/>).</summary>
-    public byte[] Classes(byte threshold = 128) => [.. Values.Select(v => v >= threshold ? RoadLabel.Road : RoadLabel.NonRoad)];
+    public byte[] Classes(byte threshold = 128) => Decide(Values, threshold);
+
+    /// <summary>Class per pixel of an 8-bit road probability map, as <see cref="Classes"/>.</summary>
+    public static byte[] Decide(byte[] values, byte threshold = 128) => [.. values.Select(v => v >= threshold ? RoadLabel.Road : RoadLabel.NonRoad)];
 }
 
 /// <summary>

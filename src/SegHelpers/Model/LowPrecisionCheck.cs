@@ -84,6 +84,7 @@ public static class LowPrecisionCheck
     /// </summary>
     public static LowPrecisionVerdict Run(nn.Module module, ScalarType dtype, Device device, bool backward = false, double tolerance = Tolerance)
     {
+        Native.Nnpack.DisableWhereUnsupported();
         var checks = KindsIn(module).Select(kind => Cache.GetOrAdd((kind, dtype, device.ToString(), backward), key => Measure(key.Item1, dtype, device, backward))).ToList();
         return new LowPrecisionVerdict(dtype, device.ToString(), checks, tolerance);
     }

@@ -31,6 +31,7 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     /// <summary>Builds the encoder with channel counts divided by <paramref name="widthDivisor"/>, initialised from <paramref name="seed"/>.</summary>
     public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5, long seed = 0) : base(nameof(Vgg16Encoder))
     {
+        Native.Nnpack.DisableWhereUnsupported();
         if (widthDivisor < 1 || 64 % widthDivisor != 0)
             throw new ArgumentOutOfRangeException(nameof(widthDivisor), widthDivisor, "must divide 64 (1, 2, 4, 8, 16, 32 or 64)");
         var layers = new List<(string, Module<Tensor, Tensor>)>();

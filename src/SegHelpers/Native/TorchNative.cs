@@ -16,7 +16,8 @@ public static class TorchNative
 
     /// <summary>
     /// Patches every copy of libLibTorchSharp.so that TorchSharp may load, loads libtorch, and lets SkiaSharp find its
-    /// native library beside it (for notebook kernels that reference the build output by path), once per process.
+    /// native library beside it (for notebook kernels that reference the build output by path), and switches off NNPACK where
+    /// it cannot initialise (<see cref="Nnpack"/>), once per process.
     /// Throws <see cref="InvalidOperationException"/> naming the file and the fix when a copy
     /// that needs the patch cannot be patched.
     /// </summary>
@@ -29,7 +30,6 @@ public static class TorchNative
             if (OperatingSystem.IsLinux() && ElfWeakReference.SystemNeedsPatch())
                 foreach (string path in CandidateLibraries())
                     Patch(path);
-            QuietNativeWarnings();
             NativeAssets.PreferRuntimesFolder(typeof(SkiaSharp.SKImageInfo).Assembly, "libSkiaSharp");
             bool cudaBuild = PreloadBesideAssembly();
             // TorchSharp finds its native library (also from a notebook kernel's NuGet restore) only on this path;
@@ -51,6 +51,7 @@ public static class TorchNative
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
+            Nnpack.DisableWhereUnsupported();
             _done = true;
         }
     }
@@ -133,23 +134,7 @@ public static class TorchNative
         bool cuda = torch.cuda.is_available();
         return $"TorchSharp {version.Split('+')[0]}, libtorch {torch.__version__}, " +
                (cuda ? $"CUDA with {torch.cuda.device_count()} device(s)" : "CPU") +
-               $", {torch.get_num_threads()} threads";
+               $", {torch.get_num_threads()} threads" +
+               (Nnpack.Disabled ? $", NNPACK off (it cannot initialise on this CPU: status {Nnpack.InitializeStatus})" : "");
     }
-
-    /// <summary>
-    /// libtorch logs a warning on every CPU convolution that could use NNPACK when the CPU lacks it
-    /// ("Could not initialize NNPACK! Reason: Unsupported hardware"). Unless the user chose a level,
-    /// <c>TORCH_CPP_LOG_LEVEL=ERROR</c> is set in the native environment (which libtorch reads when it loads)
-    /// so those lines do not bury progress output; errors still show.
-    /// </summary>
-    static void QuietNativeWarnings()
-    {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is not null)
-            return;
-        Environment.SetEnvironmentVariable("TORCH_CPP_LOG_LEVEL", "ERROR");
-        _ = SetEnv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
-    static extern int SetEnv(string name, string value, int overwrite);
 }

@@ -8,7 +8,8 @@ public static class NotebookTraining
     /// <summary>
     /// With <paramref name="resume"/> and a resumable <c>last.safetensors</c> in <paramref name="runFolder"/>, continues that run
     /// (the chart starts from its earlier epochs). Otherwise starts the run over: an earlier run in that folder is replaced,
-    /// as re-running a notebook cell is expected to do.
+    /// as re-running a notebook cell is expected to do, but only when the folder holds nothing but a run's own files
+    /// (<see cref="RunFolder.ClearForNewRun"/>).
     /// </summary>
     public static TrainingResult Run(string data, string runFolder, TrainingOptions options, bool resume, LiveTrainingChart live)
     {
@@ -18,8 +19,7 @@ public static class NotebookTraining
             live.Seed(run.ReadMetrics());
             return Trainer.Resume(run.Path, live);
         }
-        if (Directory.Exists(run.Path))
-            Directory.Delete(run.Path, recursive: true);
+        run.ClearForNewRun();
         return Trainer.Train(data, run.Path, options, live);
     }
 }

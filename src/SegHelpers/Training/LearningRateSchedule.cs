@@ -1,10 +1,10 @@
 namespace SegHelpers.Training;
 
-/// <summary>The learning rate at every optimizer step: linear warm-up, then constant, poly or cosine decay.</summary>
+/// <summary>The learning rate at every optimizer step: linear warm-up (at most half the run), then constant, poly or cosine decay.</summary>
 public sealed class LearningRateSchedule(TrainingOptions options, int stepsPerEpoch)
 {
     readonly long _total = (long)options.Epochs * stepsPerEpoch;
-    readonly long _warmup = (long)Math.Round(options.WarmupEpochs * stepsPerEpoch);
+    readonly long _warmup = (long)Math.Round(options.EffectiveWarmupEpochs * stepsPerEpoch);
 
     /// <summary>The rate for (zero-based) <paramref name="step"/>.</summary>
     public double At(long step)

@@ -44,6 +44,26 @@ public sealed class RunFolder(string path)
     /// <summary><c>best.safetensors</c>: the best model so far.</summary>
     public string BestCheckpoint => System.IO.Path.Combine(Path, "best.safetensors");
 
+    /// <summary>The files a run writes, and nothing else: the only files <see cref="ClearForNewRun"/> removes.</summary>
+    public IReadOnlyList<string> OwnFiles => [OptionsFile, MetricsFile, LastCheckpoint, BestCheckpoint];
+
+    /// <summary>
+    /// Removes an earlier run's files so a new run can start here. Refuses, deleting nothing, when the folder holds anything
+    /// else (a user's files, a sub-folder): the caller must not lose what it does not own.
+    /// </summary>
+    /// <exception cref="BadInputException">The folder holds files that are not a run's.</exception>
+    public void ClearForNewRun()
+    {
+        if (!Directory.Exists(Path))
+            return;
+        var foreign = Directory.EnumerateFileSystemEntries(Path).Where(e => !OwnFiles.Contains(e) && !OwnFiles.Contains(AtomicFile.TargetOfLeftover(e))).ToList();
+        if (foreign.Count > 0)
+            throw new BadInputException(Path, $"holds {foreign.Count} entries that are not a training run's ({string.Join(", ", foreign.Take(3).Select(System.IO.Path.GetFileName))}{(foreign.Count > 3 ? ", …" : "")})",
+                "choose another run folder, or move those files away; nothing was deleted");
+        foreach (string file in Directory.EnumerateFiles(Path))
+            File.Delete(file);
+    }
+
     /// <summary>True when the folder already holds a run.</summary>
     public bool HasRun => File.Exists(OptionsFile);
 
@@ -65,12 +85,36 @@ public sealed class RunFolder(string path)
         }
     }
 
-    /// <summary>Every epoch recorded so far.</summary>
-    public List<EpochMetrics> ReadMetrics() => !File.Exists(MetricsFile)
-        ? []
-        : File.ReadLines(MetricsFile).Where(l => l.TrimEnd().EndsWith('}')).Select(l => JsonSerializer.Deserialize<EpochMetrics>(l, Line)!).ToList();
+    /// <summary>
+    /// Every epoch recorded so far. A last line torn by a crash mid-append (not a whole JSON object) is left out: the
+    /// checkpoint being resumed predates that epoch, so it is trained again and <see cref="TruncateMetrics"/> drops the torn
+    /// line. Any other unreadable line is an error naming the file and the line.
+    /// </summary>
+    public List<EpochMetrics> ReadMetrics()
+    {
+        if (!File.Exists(MetricsFile))
+            return [];
+        var lines = File.ReadAllLines(MetricsFile).Where(l => !string.IsNullOrWhiteSpace(l)).ToList();
+        var metrics = new List<EpochMetrics>(lines.Count);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            try
+            {
+                metrics.Add(JsonSerializer.Deserialize<EpochMetrics>(lines[i], Line) ?? throw new JsonException("null"));
+            }
+            catch (JsonException) when (i == lines.Count - 1)
+            {
+                // torn by a crash while it was being appended
+            }
+            catch (JsonException e)
+            {
+                throw new BadInputException(MetricsFile, $"line {i + 1} is not an epoch record ({e.Message})", "remove that line, or start a new run");
+            }
+        }
+        return metrics;
+    }
 
-    /// <summary>Appends one epoch.</summary>
+    /// <summary>Appends one epoch as one line (metrics.jsonl is the one file written by appending rather than replacing).</summary>
     public void AppendMetrics(EpochMetrics metrics) =>
         File.AppendAllText(MetricsFile, JsonSerializer.Serialize(metrics, Line) + "\n");
 

@@ -13,7 +13,8 @@ namespace SegHelpers.Training;
 /// <param name="Momentum">SGD momentum (paper: 0.9).</param>
 /// <param name="WeightDecay">L2 penalty on every parameter (paper: 5e-4).</param>
 /// <param name="Schedule"><c>constant</c>, <c>poly</c> ((1 − t)^0.9 as in DeepLab and torchvision's reference) or <c>cosine</c>.</param>
-/// <param name="WarmupEpochs">Linear warm-up from a tenth of the rate over this many epochs (fractions allowed).</param>
+/// <param name="WarmupEpochs">Linear warm-up from a tenth of the rate over this many epochs (fractions allowed), at most half the run
+/// (<see cref="EffectiveWarmupEpochs"/>), so the default also suits a one-epoch run.</param>
 /// <param name="Variant">fcn8s, fcn16s or fcn32s.</param>
 /// <param name="WidthDivisor">Divides every channel count: 1 (VGG16), 2 or 4 (see <see cref="Model.FcnOptions"/>; narrower models are for inference tests only).</param>
 /// <param name="Dropout">Dropout after fc6 and fc7.</param>
@@ -58,6 +59,10 @@ public sealed record TrainingOptions(
     /// <summary>The schedules by name.</summary>
     public static readonly IReadOnlyList<string> Schedules = ["constant", "poly", "cosine"];
 
+    /// <summary>The warm-up actually used: <see cref="WarmupEpochs"/>, capped at half of <see cref="Epochs"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double EffectiveWarmupEpochs => Math.Min(WarmupEpochs, Epochs / 2.0);
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
@@ -69,7 +74,7 @@ public sealed record TrainingOptions(
         Check(Schedules.Contains(Schedule), $"Schedule must be one of {string.Join(", ", Schedules)}");
         Check(Momentum is >= 0 and < 1, "Momentum must be in [0, 1)");
         Check(WeightDecay >= 0, "WeightDecay must not be negative");
-        Check(WarmupEpochs >= 0 && WarmupEpochs < Epochs, $"WarmupEpochs ({WarmupEpochs}) must be at least 0 and less than Epochs ({Epochs}); for a run this short pass --warmup-epochs 0");
+        Check(WarmupEpochs >= 0 && double.IsFinite(WarmupEpochs), $"WarmupEpochs ({WarmupEpochs}) must not be negative");
         Check(Model.FcnOptions.Variants.Contains(Variant), $"Variant must be one of {string.Join(", ", Model.FcnOptions.Variants)}");
         Check(WidthDivisor is 1 or 2 or 4,
             $"WidthDivisor must be 1, 2 or 4 for training, not {WidthDivisor}: at 8 and above the first convolutions have 8 channels or fewer, and libtorch 2.10's CPU backward " +

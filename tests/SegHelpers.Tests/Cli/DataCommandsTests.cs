@@ -15,10 +15,10 @@ public class DataCommandsTests
         var json = Seg.Run("check", "--data", dir.Path, "--json");
 
         Assert.Equal(0, synth.Exit);
-        Assert.Equal(0, check.Exit);
+        Assert.True(check.Exit == 0, check.Err);
         Assert.Contains("12 labelled pairs", check.Out);
         Assert.Contains("usable: yes", check.Out);
-        Assert.Equal(0, json.Exit);
+        Assert.True(json.Exit == 0, json.Err);
         using var doc = JsonDocument.Parse(json.Out);
         Assert.Equal(12, doc.RootElement.GetProperty("trainingPairs").GetInt32());
         Assert.Equal(3, doc.RootElement.GetProperty("testImages").GetInt32());

@@ -10,9 +10,14 @@ public class EvalCommandsTests
 {
     static string Devkit(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "devkit", name);
 
+    /// <summary>A tiny FCN-8s whose decoder is random rather than zero, so its maps vary from pixel to pixel.</summary>
     static string TinyCheckpoint(TempDir dir)
     {
-        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 2);
+        using var generator = new TorchSharp.torch.Generator(2, TorchSharp.torch.CPU);
+        using (TorchSharp.torch.no_grad())
+            foreach (var p in model.Decoder.parameters())
+                p.normal_(0, 0.1, generator);
         string file = dir["model.safetensors"];
         FcnCheckpoint.Save(model, file);
         return file;
@@ -31,6 +36,34 @@ public class EvalCommandsTests
             double maxF = double.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(100 * expected.GetProperty(category).GetProperty("MaxF").GetDouble(), maxF, 2);
         }
+    }
+
+    [Fact]
+    public void Eval_probs_honours_json_and_out_and_writes_metrics_json()
+    {
+        using var dir = new TempDir();
+
+        var (exit, stdout, stderr) = Seg.Run("eval", "--data", Devkit("data_road"), "--probs", Devkit("probs"), "--json", "--out", dir["scores"]);
+
+        Assert.True(exit == 0, stderr);
+        var printed = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(File.ReadAllText(dir["scores/metrics.json"]).Trim(), stdout.Trim());
+        var urban = printed.GetProperty("benchmark").EnumerateArray().Single(b => b.GetProperty("category").GetString() == "URBAN_ROAD");
+        var expected = JsonDocument.Parse(File.ReadAllText(Devkit("expected.json"))).RootElement;
+        Assert.Equal(expected.GetProperty("URBAN_ROAD").GetProperty("MaxF").GetDouble(), urban.GetProperty("max_f").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void An_output_folder_that_cannot_be_written_is_one_error_line_and_exit_two()
+    {
+        var (exit, stdout, stderr) = Seg.Run("synth", "--out", "/sys/seg-cannot-write", "--count", "1");
+
+        Assert.Equal(2, exit);
+        var lines = stderr.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains("/sys/seg-cannot-write", lines[0]);
+        Assert.DoesNotContain("   at ", stdout + stderr);
     }
 
     [Fact]
@@ -74,5 +107,13 @@ public class EvalCommandsTests
         var metrics = JsonDocument.Parse(File.ReadAllText(dir["eval/metrics.json"])).RootElement;
         Assert.Equal(5, metrics.GetProperty("images").GetArrayLength());
         Assert.Equal(5, Directory.GetFiles(dir["eval/probs"]).Length);
+        var map = ImageFile.ReadRgb(Directory.GetFiles(dir["eval/probs"])[0]);
+        Assert.True(map.Pixels.Distinct().Count() > 10, "the maps carry the model's varying probabilities");
+        // Scoring the written maps again gives the same figures: the maps are what the model's metrics were computed from.
+        var (again, rescored, err) = Seg.Run("eval", "--data", data, "--probs", dir["eval/probs"], "--json", "--out", dir["rescored"]);
+        Assert.True(again == 0, err);
+        var second = JsonDocument.Parse(rescored).RootElement;
+        Assert.Equal(metrics.GetProperty("road_iou").GetDouble(), second.GetProperty("road_iou").GetDouble(), 9);
+        Assert.Equal(metrics.GetProperty("benchmark")[3].GetProperty("max_f").GetDouble(), second.GetProperty("benchmark")[3].GetProperty("max_f").GetDouble(), 9);
     }
 }

@@ -10,18 +10,20 @@ public class TrainCommandTests
     static readonly string[] Tiny = ["--size", "32x96", "--width-divisor", "4", "--batch-size", "2"];
 
     [Fact]
-    public void A_short_run_exits_zero_and_ends_with_the_best_epoch_summary()
+    public void A_one_epoch_run_with_default_warm_up_exits_zero_ends_with_the_summary_and_prints_no_nnpack_line()
     {
         using var dir = new TempDir();
         string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
         string run = dir["run"];
 
-        var (exit, stdout, stderr) = Seg.Run(["train", "--data", data, "--out", run, "--epochs", "2", .. Tiny]);
+        var (exit, stdout, stderr) = Seg.Run(["train", "--data", data, "--out", run, "--epochs", "1", .. Tiny]);
 
         Assert.True(exit == 0, stderr);
         var last = stdout.TrimEnd().Split('\n')[^1];
         Assert.StartsWith($"run {run}: best epoch ", last);
-        Assert.Equal(2, new RunFolder(run).ReadMetrics().Count);
+        Assert.Single(new RunFolder(run).ReadMetrics());
+        // libtorch probes NNPACK before every fp32 CPU convolution and warns where it cannot initialise (this project's CI CPUs).
+        Assert.DoesNotContain("NNPACK", stdout + stderr);
     }
 
     [Fact]

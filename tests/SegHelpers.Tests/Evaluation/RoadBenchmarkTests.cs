@@ -16,7 +16,7 @@ public class RoadBenchmarkTests
         var data = KittiRoad.Open(Devkit("data_road"));
         var expected = JsonDocument.Parse(File.ReadAllText(Devkit("expected.json"))).RootElement;
 
-        var scores = ProbabilityMaps.Score(data.Training, Devkit("probs")).ScoreAll();
+        var scores = RoadEvaluation.Score(data.Training, Devkit("probs")).Benchmark;
 
         Assert.Equal(["UM_ROAD", "UMM_ROAD", "UU_ROAD", "URBAN_ROAD"], scores.Select(s => s.Category));
         foreach (var s in scores)
@@ -138,12 +138,12 @@ public class RoadBenchmarkTests
             File.Copy(file, Path.Combine(dir.Path, Path.GetFileName(file)));
         File.Delete(dir["umm_road_000001.png"]);
 
-        var missing = Assert.Throws<BadInputException>(() => ProbabilityMaps.Score(data.Training, dir.Path));
+        var missing = Assert.Throws<BadInputException>(() => RoadEvaluation.Score(data.Training, dir.Path));
         Assert.Contains("umm_road_000001.png", missing.Message);
 
         var label = ImageFile.ReadRgb(data.Training[0].LabelPath!);
         ImageFile.WritePng(dir["umm_road_000001.png"], label);
-        var colour = Assert.Throws<BadInputException>(() => ProbabilityMaps.Score(data.Training, dir.Path));
+        var colour = Assert.Throws<BadInputException>(() => RoadEvaluation.Score(data.Training, dir.Path));
         Assert.Contains("umm_road_000001.png", colour.Message);
         Assert.Contains("grayscale", colour.Message);
     }

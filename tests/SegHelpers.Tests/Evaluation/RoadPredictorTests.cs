@@ -81,7 +81,7 @@ public class RoadPredictorTests
         Directory.CreateDirectory(maps);
 
         var report = RoadEvaluation.Run(predictor, data.Training, maps);
-        var reread = ProbabilityMaps.Score(data.Training, maps).ScoreAll();
+        var reread = RoadEvaluation.Score(data.Training, maps).Benchmark;
 
         Assert.Equal(6, report.Images.Count);
         Assert.Equal(report.Benchmark.Select(b => (b.Category, b.MaxF, b.AveragePrecision, b.Positives)), reread.Select(b => (b.Category, b.MaxF, b.AveragePrecision, b.Positives)));

@@ -22,6 +22,20 @@ public class LearningRateScheduleTests
     }
 
     [Fact]
+    public void The_default_warm_up_fits_a_one_epoch_run_by_taking_half_of_it()
+    {
+        var options = new TrainingOptions(Epochs: 1, LearningRate: 0.01);
+        options.Validate();
+        var lr = new LearningRateSchedule(options, stepsPerEpoch: 10);
+
+        Assert.Equal(0.5, options.EffectiveWarmupEpochs);
+        Assert.Equal(0.001, lr.At(0), 12);
+        Assert.Equal(0.01, lr.At(5), 12);
+        Assert.True(lr.At(9) < lr.At(5));
+        Assert.Equal(1, new TrainingOptions(Epochs: 30).EffectiveWarmupEpochs);
+    }
+
+    [Fact]
     public void Cosine_is_at_half_the_rate_midway_and_poly_follows_its_power()
     {
         var cosine = new LearningRateSchedule(new TrainingOptions(Epochs: 4, LearningRate: 1, Schedule: "cosine", WarmupEpochs: 0), 10);

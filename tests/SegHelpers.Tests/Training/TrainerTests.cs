@@ -85,6 +85,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_metrics_line_torn_by_a_crash_is_dropped_and_its_epoch_trained_again_on_resume()
+    {
+        using var data = new TempDir();
+        using var runs = new TempDir();
+        Kitti.Synthetic(data, count: 12, height: 48, width: 160);
+        using var cancel = new CancellationTokenSource();
+        var stopAfterFirstEpoch = new Events(e => { if (e is EpochEvent) cancel.Cancel(); });
+        Trainer.Train(data.Path, runs["r"], Tiny, stopAfterFirstEpoch, cancel.Token);
+        var run = new RunFolder(runs["r"]);
+        string whole = File.ReadAllLines(run.MetricsFile).Single();
+        // The crash: epoch 2's line was half written when the process died, before its checkpoint.
+        File.AppendAllText(run.MetricsFile, whole.Replace("\"epoch\":1", "\"epoch\":2")[..(whole.Length / 2)]);
+
+        Assert.Equal([1], run.ReadMetrics().Select(m => m.Epoch));
+        var result = Trainer.Resume(runs["r"]);
+
+        Assert.Equal(TrainingStatus.Completed, result.Status);
+        Assert.Equal([1, 2, 3], run.ReadMetrics().Select(m => m.Epoch));
+        Assert.All(File.ReadAllLines(run.MetricsFile), line => Assert.StartsWith("{\"epoch\":", line));
+        File.WriteAllLines(run.MetricsFile, ["{\"epoch\":1", .. File.ReadAllLines(run.MetricsFile)]);
+        var broken = Assert.Throws<BadInputException>(() => run.ReadMetrics());
+        Assert.Contains("line 1 is not an epoch record", broken.Message);
+    }
+
+    [Fact]
     public void A_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_checkpoint()
     {
         using var data = new TempDir();
