@@ -60,6 +60,49 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void Cuda_asked_for_where_there_is_none_is_one_error_line_and_exit_two()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+            return; // a GPU machine: --device cuda is valid there
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
+
+        var (exit, _, stderr) = Seg.Run(["train", "--data", data, "--out", dir["run"], "--device", "cuda", .. Tiny]);
+
+        Assert.Equal(2, exit);
+        Assert.Equal("error: device cuda was asked for but CUDA is not available here; use --device cpu or auto", stderr.Trim());
+    }
+
+    [Fact]
+    public void A_full_disk_while_writing_is_one_error_line_and_exit_one()
+    {
+        using var dir = new TempDir();
+        string mount = dir["small"];
+        Directory.CreateDirectory(mount);
+        using (var mounting = Process.Start("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]))
+        {
+            mounting.WaitForExit();
+            if (mounting.ExitCode != 0)
+                return; // not root: no small file system to fill here
+        }
+        try
+        {
+            var (exit, _, stderr) = Seg.Run("synth", "--out", Path.Combine(mount, "data"), "--count", "20", "--size", "375x1242");
+
+            Assert.Equal(1, exit);
+            var lines = stderr.Trim().Split('\n');
+            Assert.StartsWith("error: ", lines[0]);
+            Assert.Contains("the disk is full", lines[0]);
+            Assert.Equal("(set SEG_DEBUG=1 for the details)", lines[^1]);
+            Assert.Equal(2, lines.Length);
+        }
+        finally
+        {
+            Process.Start("umount", [mount]).WaitForExit();
+        }
+    }
+
+    [Fact]
     public void A_missing_data_folder_exits_two_naming_it()
     {
         using var dir = new TempDir();
