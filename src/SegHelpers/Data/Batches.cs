@@ -149,8 +149,14 @@ public sealed class Batches : IDisposable
         }
     }
 
+    int _built;
+
+    /// <summary>Batches prepared so far over every epoch (how far a producer got).</summary>
+    internal int BuiltCount => Volatile.Read(ref _built);
+
     Batch Build(int[] indices, int epoch)
     {
+        Interlocked.Increment(ref _built);
         using var scope = NewDisposeScope();
         var images = new Tensor[indices.Length];
         var masks = new Tensor[indices.Length];

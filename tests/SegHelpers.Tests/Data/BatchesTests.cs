@@ -84,8 +84,13 @@ public class BatchesTests
             batch.Dispose();
             break;
         }
+        int builtAfterLeaving = batches.BuiltCount;
+        Thread.Sleep(500); // a producer still running would go on through all 8 batches meanwhile
+        int builtLater = batches.BuiltCount;
         using var again = batches.Epoch(1).First();
 
+        Assert.Equal(builtAfterLeaving, builtLater);
+        Assert.InRange(builtLater, 1, 1 + 2 + 1); // the batch taken, the prefetched ones and at most one being built
         Assert.Single(again.Samples);
     }
 }

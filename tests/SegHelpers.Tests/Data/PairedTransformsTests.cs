@@ -68,8 +68,10 @@ public class PairedTransformsTests
         using var scope = NewDisposeScope();
         var (image, mask) = Encoded(40, 80, 0);
 
-        var (_, m) = new RandomScaleCrop(0.5, 0.5, 40, 80).Apply(image, mask, new Random(1));
+        var (i, m) = new RandomScaleCrop(0.5, 0.5, 40, 80).Apply(image, mask, new Random(1));
 
+        Assert.Equal(new long[] { 3, 40, 80 }, i.shape);
+        Assert.Equal(new long[] { 40, 80 }, m.shape);
         Assert.Equal(40 * 80 - 20 * 40, m.eq(RoadLabel.Ignore).sum().item<long>());
     }
 
@@ -81,6 +83,7 @@ public class PairedTransformsTests
 
         var resized = Resize.ResizeMask(mask, 7, 11);
 
+        Assert.Equal(new long[] { 7, 11 }, resized.shape);
         var values = resized.unique().Item1.data<byte>().ToArray();
         Assert.Subset(new HashSet<byte> { 0, 1, 255 }, values.ToHashSet());
     }
