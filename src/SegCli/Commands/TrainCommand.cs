@@ -51,7 +51,17 @@ static class TrainCommand
             TrainingResult result;
             if (parse.GetValue(resume) is { } runToResume)
             {
-                result = TrainingConsole.Run(progress => Trainer.Resume(runToResume, progress, cancel.Token));
+                var given = command.Options.Where(o => o != resume && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                var refused = given.Where(n => !ResumeChanges.OptionNames.Contains(n)).ToList();
+                if (refused.Count > 0)
+                    throw new ArgumentException($"--resume continues {runToResume} with its own options; {string.Join(", ", refused)} cannot change " +
+                                                $"without making it another run (start one with --out). A resume may change {string.Join(", ", ResumeChanges.OptionNames)}");
+                var changes = new ResumeChanges(
+                    given.Contains("--epochs") ? parse.GetValue(epochs) : null,
+                    given.Contains("--device") ? parse.GetValue(device) : null,
+                    given.Contains("--checkpoint-every") ? parse.GetValue(every) : null,
+                    given.Contains("--early-stopping") ? parse.GetValue(patience) : null);
+                result = TrainingConsole.Run(progress => Trainer.Resume(runToResume, progress, cancel.Token, changes));
             }
             else
             {

@@ -67,6 +67,8 @@ public sealed class Trainer : IDisposable
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
         _history = resume ? RestoreLast() : [];
+        if (_state.Epoch > _o.Epochs)
+            throw new ArgumentException($"--epochs {_o.Epochs} is fewer than the {_state.Epoch} epochs {_run.Path} has already trained");
         Report(new MessageEvent($"{_o.Variant} ({_model.ParameterCount():N0} parameters) on {_device.type}; {trainSamples.Count} training / {valSamples.Count} validation images at {_o.Height}×{_o.Width}; run folder {_run.Path}"));
     }
 
@@ -84,14 +86,21 @@ public sealed class Trainer : IDisposable
         return trainer.Run(cancel);
     }
 
-    /// <summary>Continues the run in <paramref name="runFolder"/> from its <c>last.safetensors</c>, exactly where it stopped.</summary>
-    public static TrainingResult Resume(string runFolder, IProgress<TrainingEvent>? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Continues the run in <paramref name="runFolder"/> from its <c>last.safetensors</c>, exactly where it stopped, with
+    /// <paramref name="changes"/> (more epochs, another device, …) applied and recorded in its <c>options.json</c>.
+    /// </summary>
+    public static TrainingResult Resume(string runFolder, IProgress<TrainingEvent>? progress = null, CancellationToken cancel = default, ResumeChanges? changes = null)
     {
         var run = new RunFolder(runFolder);
         var info = run.ReadInfo();
         if (!File.Exists(run.LastCheckpoint))
             throw new BadInputException(run.Path, "has no last.safetensors to resume from", "start it again with `seg train` (the run stopped before its first checkpoint)");
+        if (changes is not null)
+            info = info with { Options = changes.ApplyTo(info.Options) };
         using var trainer = new Trainer(run, info, progress, resume: true);
+        if (changes is not null)
+            run.WriteInfo(info);
         return trainer.Run(cancel);
     }
 
@@ -200,7 +209,7 @@ public sealed class Trainer : IDisposable
                         _optimizer.step();
                     }
                 }
-                catch (Exception e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+                catch (Exception e) when (IsOutOfMemory(e))
                 {
                     throw new TrainingFailedException($"{_device.type} ran out of memory at batch size {_o.BatchSize} and image size {_o.Height}×{_o.Width}; lower --batch-size or --size", e);
                 }
@@ -253,6 +262,16 @@ public sealed class Trainer : IDisposable
         }
         return (count == 0 ? double.NaN : sum / count, matrix, benchmark);
     }
+
+    /// <summary>
+    /// TorchSharp 0.107 raises every libtorch error, CUDA's out-of-memory included, as an <see cref="System.Runtime.InteropServices.ExternalException"/>
+    /// carrying libtorch's text ("CUDA out of memory. Tried to allocate …", "DefaultCPUAllocator: not enough memory"): it has no
+    /// type of its own for it, so the text is checked, on that exception type only. .NET's own <see cref="OutOfMemoryException"/> counts too.
+    /// </summary>
+    internal static bool IsOutOfMemory(Exception e) =>
+        e is OutOfMemoryException ||
+        (e is System.Runtime.InteropServices.ExternalException &&
+         (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("not enough memory", StringComparison.OrdinalIgnoreCase)));
 
     string Diverged(int epoch, double lr, double value)
     {
@@ -308,7 +327,18 @@ public sealed class Trainer : IDisposable
         foreach (var property in typeof(TrainingState).GetProperties())
             property.SetValue(_state, property.GetValue(saved));
         using (var state = rng.ToTensor())
-            _model.Encoder.Noise.SetState(_device, state);
+        {
+            try
+            {
+                _model.Encoder.Noise.SetState(_device, state);
+            }
+            catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or ArgumentException)
+            {
+                // A state saved by another device's generator (the run moved between CPU and CUDA) does not fit this one.
+                _model.Encoder.Noise.Reseed(unchecked(_o.Seed * 1_000_003L + _state.Epoch + 1 + 7_919L * _state.BatchInEpoch));
+                Report(new MessageEvent($"the dropout stream was saved on another device; it restarts from the seed on {_device.type} (the run continues, not bit for bit)"));
+            }
+        }
         _run.TruncateMetrics(_state.Epoch);
         Report(new MessageEvent($"resumed {_run.Path} at epoch {_state.Epoch + 1}, step {_state.BatchInEpoch + 1}"));
         return _run.ReadMetrics();

@@ -24,4 +24,18 @@ public class ModelCommandTests
         Assert.Equal(2, exit);
         Assert.Contains("fcn8s, fcn16s, fcn32s", stderr);
     }
+
+    [Fact]
+    public void A_libtorch_runtime_error_is_one_error_line_and_exit_one()
+    {
+        // 3 × 200000² floats is 480 GB: libtorch's allocator refuses at once.
+        var (exit, stdout, stderr) = Seg.Run("model", "summary", "--height", "200000", "--width", "200000", "--width-divisor", "16");
+
+        Assert.Equal(1, exit);
+        var lines = stderr.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("error: libtorch: ", lines[0]);
+        Assert.Equal("(set SEG_DEBUG=1 for the details)", lines[1]);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+    }
 }

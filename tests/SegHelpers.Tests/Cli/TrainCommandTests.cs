@@ -60,6 +60,30 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void Resume_applies_more_epochs_and_refuses_options_that_would_make_another_run_by_name()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
+        string run = dir["run"];
+        Assert.Equal(0, Seg.Run(["train", "--data", data, "--out", run, "--epochs", "1", .. Tiny]).Exit);
+
+        var refused = Seg.Run("train", "--resume", run, "--lr", "0.1", "--size", "64x192", "--epochs", "3");
+        var (exit, stdout, stderr) = Seg.Run("train", "--resume", run, "--epochs", "2", "--device", "cpu");
+        var fewer = Seg.Run("train", "--resume", run, "--epochs", "1");
+
+        Assert.Equal(2, refused.Exit);
+        Assert.Equal($"error: --resume continues {run} with its own options; --size, --lr cannot change without making it another run (start one with --out). " +
+                     "A resume may change --epochs, --device, --checkpoint-every, --early-stopping", refused.Err.Trim());
+        Assert.Equal(2, fewer.Exit);
+        Assert.StartsWith("error: --epochs 1 is fewer than the 2 epochs", fewer.Err.Trim());
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("resumed", stdout);
+        Assert.Equal([1, 2], new RunFolder(run).ReadMetrics().Select(m => m.Epoch));
+        Assert.Equal(2, new RunFolder(run).ReadInfo().Options.Epochs);
+        Assert.Equal(0.0001, new RunFolder(run).ReadInfo().Options.LearningRate);
+    }
+
+    [Fact]
     public void Cuda_asked_for_where_there_is_none_is_one_error_line_and_exit_two()
     {
         if (TorchSharp.torch.cuda.is_available())

@@ -35,7 +35,8 @@ sealed class DotNetInteractive : IDisposable
     }
 
     /// <summary>Starts a C# kernel whose working directory is <paramref name="directory"/>, as Jupyter starts it in the notebook's folder.</summary>
-    public static DotNetInteractive Start(string directory)
+    /// <paramref name="errors"/> collects what the kernel process writes to standard error (libtorch's native warnings land there).
+    public static DotNetInteractive Start(string directory, System.Text.StringBuilder? errors = null)
     {
         var start = new ProcessStartInfo(Install(), ["stdio", "--default-kernel", "csharp"])
         {
@@ -45,7 +46,12 @@ sealed class DotNetInteractive : IDisposable
             RedirectStandardError = true,
         };
         var process = Process.Start(start)!;
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null && errors is not null)
+                lock (errors)
+                    errors.AppendLine(e.Data);
+        };
         process.BeginErrorReadLine();
         return new DotNetInteractive(process);
     }

@@ -30,6 +30,7 @@ public class ProductNotebooksTests
             .. Tiny.SelectMany(p => new[] { "-p", $"{p.Key}={p.Value}" })]);
 
         Assert.True(exit == 0, stdout + stderr);
+        Assert.DoesNotContain("Could not initialize NNPACK", stdout + stderr);
         foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension))
         {
             string executed = dir[$"out/{name}.ipynb"];
@@ -60,12 +61,13 @@ public class ProductNotebooksTests
         using var dir = new TempDir();
         var values = new Dictionary<string, string>(Tiny) { ["Artifacts"] = dir["artifacts"] };
         var produced = new Dictionary<string, List<string>>();
+        var kernelErrors = new System.Text.StringBuilder();
 
         foreach (var path in Notebooks())
         {
             string name = Path.GetFileNameWithoutExtension(path);
             var notebook = SegNotebooks.Notebook.Load(path);
-            using var kernel = DotNetInteractive.Start(Path.GetDirectoryName(path)!);
+            using var kernel = DotNetInteractive.Start(Path.GetDirectoryName(path)!, kernelErrors);
             produced[name] = [];
             foreach (var cell in notebook.Cells.Where(c => c.Type == "code"))
             {
@@ -88,5 +90,6 @@ public class ProductNotebooksTests
         Assert.Contains("text/html:plotly", produced["04-training"]);
         Assert.Contains("text/html:plotly", produced["05-evaluation"]);
         Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
+        Assert.DoesNotContain("Could not initialize NNPACK", kernelErrors.ToString());
     }
 }
