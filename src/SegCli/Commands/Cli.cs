@@ -10,6 +10,7 @@ static class Cli
     public static RootCommand Root() => new("FCN road segmentation on KITTI Road with TorchSharp.")
     {
         SynthCommand.Create(),
+        FetchCommand.Create(),
         CheckCommand.Create(),
         MainCommand.Create(),
         InfoCommand.Create(),

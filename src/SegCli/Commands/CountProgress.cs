@@ -34,7 +34,7 @@ static class CountProgress
     sealed class Lines(string label, int total) : IProgress<int>
     {
         readonly Stopwatch _clock = Stopwatch.StartNew();
-        TimeSpan _last = TimeSpan.MinValue;
+        TimeSpan _last = -TimeSpan.FromDays(1);
 
         public void Report(int done)
         {

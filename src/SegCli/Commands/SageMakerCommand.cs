@@ -107,7 +107,9 @@ static class SageMakerCommand
                         options.Add("--no-augment");
                     break;
                 case "encoder-weights":
-                    options.AddRange(["--encoder-weights", Path.IsPathRooted(value) ? value : Path.Combine(weightsChannel, value)]);
+                    // "imagenet" downloads torchvision's file (jobs with internet); a file name is looked up in the weights channel.
+                    options.AddRange(["--encoder-weights", value.Equals(SegHelpers.Model.Weights.ImageNetVgg16.Keyword, StringComparison.OrdinalIgnoreCase) || Path.IsPathRooted(value)
+                        ? value : Path.Combine(weightsChannel, value)]);
                     break;
                 case var _ when !known.Contains(name):
                     throw new ArgumentException($"{file}: hyperparameter '{p.Name}' is not a seg train option; use one of: {string.Join(", ", known.Order())}");

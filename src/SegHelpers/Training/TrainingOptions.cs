@@ -18,7 +18,8 @@ namespace SegHelpers.Training;
 /// <param name="Variant">fcn8s, fcn16s or fcn32s.</param>
 /// <param name="WidthDivisor">Divides every channel count: 1 (VGG16), 2 or 4 (see <see cref="Model.FcnOptions"/>; narrower models are for inference tests only).</param>
 /// <param name="Dropout">Dropout after fc6 and fc7.</param>
-/// <param name="EncoderWeights">A torchvision VGG16 <c>.pth</c> or safetensors file for the encoder; null trains from scratch.</param>
+/// <param name="EncoderWeights">A torchvision VGG16 <c>.pth</c> or safetensors file for the encoder, or <c>imagenet</c> for torchvision's
+/// ImageNet VGG16 (downloaded once into PyTorch's cache, see <see cref="Model.Weights.ImageNetVgg16"/>); null trains from scratch.</param>
 /// <param name="FreezeEncoderEpochs">Train only the decoder for this many epochs first.</param>
 /// <param name="ClassWeights">Loss weight per class (non-road, road); null weighs every pixel the same.</param>
 /// <param name="ValidationFraction">Share of each category held out for validation (stratified, seeded).</param>

@@ -84,6 +84,30 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void Encoder_weights_imagenet_fetches_the_file_into_the_cache_once_and_says_where_it_came_from()
+    {
+        using var server = new Downloads.LoopbackServer();
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
+        using (var model = new SegHelpers.Model.Fcn(new SegHelpers.Model.FcnOptions("fcn8s", WidthDivisor: 4), seed: 9))
+            SegHelpers.Model.Weights.FcnCheckpoint.Save(model, dir["weights.safetensors"]);
+        byte[] bytes = File.ReadAllBytes(dir["weights.safetensors"]);
+        string name = $"vgg16-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..8]}.safetensors";
+        server.Serve(name, new Downloads.Served(bytes));
+        var environment = new Dictionary<string, string> { ["SEG_VGG16_URL"] = server.Url(name).ToString(), ["SEG_WEIGHTS_CACHE"] = dir["cache"] };
+
+        var (exit, stdout, stderr) = Seg.Run(environment, ["train", "--data", data, "--out", dir["run1"], "--epochs", "1", "--encoder-weights", "imagenet", .. Tiny]);
+        var second = Seg.Run(environment, ["train", "--data", data, "--out", dir["run2"], "--epochs", "1", "--encoder-weights", "imagenet", .. Tiny]);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"(from {dir["cache"]}/{name}, the imagenet weights)", stdout);
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir["cache"], name)));
+        Assert.True(second.Exit == 0, second.Err);
+        Assert.Equal(1, server.Requests(name));
+        Assert.Equal("imagenet", new RunFolder(dir["run1"]).ReadInfo().Options.EncoderWeights);
+    }
+
+    [Fact]
     public void Cuda_asked_for_where_there_is_none_is_one_error_line_and_exit_two()
     {
         if (TorchSharp.torch.cuda.is_available())
