@@ -4,6 +4,9 @@
 #   2. the .NET Interactive kernel (pinned in versions.env), registered with Jupyter as ".NET (C#)";
 #   3. the repository built in Release with the CUDA backend when nvidia-smi sees a GPU, CPU otherwise
 #      (the build also makes libtorch load on Amazon Linux 2023's libstdc++).
+# Everything large lives on the persistent volume, which alone survives a stop: the SDK, the NuGet package cache (the CUDA
+# libtorch packages are several GB), PyTorch's weights cache (TORCH_HOME, for EncoderWeights = "imagenet") and the KITTI kit
+# (SEG_KITTI_DIR, for DataDir = "kitti"). The kernel gets the same locations in its kernel.json, so a restart downloads nothing.
 # Idempotent: each step is skipped when already done. SEG_DRY_RUN=1 prints the plan and changes nothing.
 set -euo pipefail
 
@@ -12,6 +15,9 @@ repo=${SEG_REPO:-$(dirname "$here")}
 persist=${SEG_PERSIST:-/home/ec2-user/SageMaker}
 dotnet_root="$persist/.dotnet"
 tools="$dotnet_root/tools"
+nuget_packages="$persist/.nuget/packages"
+torch_home="$persist/.cache/torch"
+kitti_dir="$persist/data/kitti"
 # shellcheck source-path=SCRIPTDIR source=versions.env
 source "$here/versions.env"
 
@@ -29,11 +35,13 @@ fi
 log() { printf '%s setup: %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
 log "repository $repo; .NET SDK $sdk in $dotnet_root; kernel $DOTNET_INTERACTIVE_VERSION; backend $backend"
+log "caches: NuGet $nuget_packages; weights $torch_home/hub/checkpoints; KITTI $kitti_dir"
 if [[ "${SEG_DRY_RUN:-0}" == 1 ]]; then
   exit 0
 fi
 
 export DOTNET_ROOT="$dotnet_root" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export NUGET_PACKAGES="$nuget_packages" TORCH_HOME="$torch_home" SEG_KITTI_DIR="$kitti_dir"
 export PATH="$dotnet_root:$tools:$PATH"
 
 if ! "$dotnet_root/dotnet" --list-sdks 2>/dev/null | grep -q "^$sdk "; then
@@ -58,11 +66,12 @@ if [[ -x "$jupyter_env/bin/jupyter" ]]; then
   spec="$HOME/.local/share/jupyter/kernels/.net-csharp/kernel.json"
   if [[ -f "$spec" ]]; then
     # The kernel is a .NET tool: it needs DOTNET_ROOT to find the runtime when Jupyter starts it.
-    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" <<'PY'
+    # The caches go there too, so notebooks find packages, weights and data on the persistent volume.
+    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" "$nuget_packages" "$torch_home" "$kitti_dir" <<'PY'
 import json, sys
-path, root = sys.argv[1], sys.argv[2]
+path, root, nuget, torch_home, kitti = sys.argv[1:6]
 spec = json.load(open(path))
-spec.setdefault("env", {})["DOTNET_ROOT"] = root
+spec.setdefault("env", {}).update({"DOTNET_ROOT": root, "NUGET_PACKAGES": nuget, "TORCH_HOME": torch_home, "SEG_KITTI_DIR": kitti})
 json.dump(spec, open(path, "w"), indent=1)
 PY
   fi

@@ -11,6 +11,15 @@ namespace SegHelpers.Data;
 /// </summary>
 public static class KittiRoadDownload
 {
+    /// <summary>The value of the notebooks' <c>DataDir</c> that means this kit, fetched if missing.</summary>
+    public const string Keyword = "kitti";
+
+    /// <summary>Where the notebooks keep the kit: <c>SEG_KITTI_DIR</c>, else <c>~/.cache/seg/kitti</c> (on SageMaker, setup.sh points it at the persistent volume).</summary>
+    public static string DefaultFolder() =>
+        Environment.GetEnvironmentVariable("SEG_KITTI_DIR") is { Length: > 0 } env
+            ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "seg", "kitti");
+
     /// <summary>The KITTI project's download address of the base kit.</summary>
     public static readonly Uri DefaultUrl = new("https://s3.eu-central-1.amazonaws.com/avg-kitti/data_road.zip");
 

@@ -2,15 +2,18 @@ using SegHelpers.Data;
 
 namespace SegHelpers.Notebooks;
 
-/// <summary>Where the notebooks find their data: a KITTI folder the user names, or the synthetic default under the artifacts folder.</summary>
+/// <summary>Where the notebooks find their data: a KITTI folder the user names, the downloaded KITTI kit, or the synthetic default.</summary>
 public static class NotebookData
 {
     /// <summary>
-    /// <paramref name="dataDir"/> when it is not empty; otherwise <c>ARTIFACTS/data</c>, written by the synthetic
+    /// <c>kitti</c>: the KITTI Road base kit in <see cref="KittiRoadDownload.DefaultFolder"/>, downloaded and checked the first
+    /// time; another non-empty <paramref name="dataDir"/>: that folder; empty: <c>ARTIFACTS/data</c>, written by the synthetic
     /// generator (<paramref name="count"/> scenes, <paramref name="seed"/>) unless an earlier notebook already wrote it.
     /// </summary>
     public static string Folder(string artifacts, string dataDir = "", int count = 40, int seed = 1)
     {
+        if (dataDir.Equals(KittiRoadDownload.Keyword, StringComparison.OrdinalIgnoreCase))
+            return KittiRoadDownload.Fetch(KittiRoadDownload.DefaultFolder(), download: new DownloadLines()).Root;
         if (dataDir.Length > 0)
             return Path.GetFullPath(dataDir);
         string folder = Path.GetFullPath(Path.Combine(artifacts, "data"));
@@ -20,5 +23,19 @@ public static class NotebookData
             Console.WriteLine($"wrote {count} synthetic KITTI scenes to {folder}");
         }
         return folder;
+    }
+
+    /// <summary>Download progress as a line every 10 seconds (a notebook's output keeps every line).</summary>
+    sealed class DownloadLines : IProgress<Downloads.DownloadProgress>
+    {
+        readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
+
+        public void Report(Downloads.DownloadProgress value)
+        {
+            if (_since.Elapsed < TimeSpan.FromSeconds(10) && value.Bytes != value.Total)
+                return;
+            _since.Restart();
+            Console.WriteLine($"data_road.zip: {value}");
+        }
     }
 }

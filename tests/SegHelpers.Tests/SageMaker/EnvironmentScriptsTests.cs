@@ -62,6 +62,8 @@ public class EnvironmentScriptsTests
         Assert.Contains($".NET SDK {sdk} in /home/ec2-user/SageMaker/.dotnet", output);
         Assert.Contains($"kernel {DotNetInteractive.Version}", output);
         Assert.Contains("backend cpu", output);
+        Assert.Contains("caches: NuGet /home/ec2-user/SageMaker/.nuget/packages; weights /home/ec2-user/SageMaker/.cache/torch/hub/checkpoints; " +
+                        "KITTI /home/ec2-user/SageMaker/data/kitti", output);
     }
 
     [Fact]
