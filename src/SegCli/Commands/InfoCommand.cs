@@ -16,6 +16,9 @@ static class InfoCommand
                               (ElfWeakReference.SystemNeedsPatch() ? $"lacks {ElfWeakReference.IostreamAnchorVersion}; libLibTorchSharp.so patched" : "no patch needed"));
             foreach (string copy in TorchNative.CandidateLibraries())
                 Console.WriteLine($"  {copy}");
+            Console.WriteLine(Nnpack.Disabled
+                ? $"NNPACK: off; it cannot initialise on this CPU (nnp_initialize status {Nnpack.InitializeStatus}), so libtorch's probe and its warning are switched off"
+                : $"NNPACK: available (nnp_initialize status {Nnpack.InitializeStatus?.ToString() ?? "not asked"})");
             return 0;
         }));
         return command;

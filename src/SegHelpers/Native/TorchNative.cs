@@ -134,7 +134,6 @@ public static class TorchNative
         bool cuda = torch.cuda.is_available();
         return $"TorchSharp {version.Split('+')[0]}, libtorch {torch.__version__}, " +
                (cuda ? $"CUDA with {torch.cuda.device_count()} device(s)" : "CPU") +
-               $", {torch.get_num_threads()} threads" +
-               (Nnpack.Disabled ? $", NNPACK off (it cannot initialise on this CPU: status {Nnpack.InitializeStatus})" : "");
+               $", {torch.get_num_threads()} threads";
     }
 }

@@ -30,7 +30,7 @@ public class ProductNotebooksTests
             .. Tiny.SelectMany(p => new[] { "-p", $"{p.Key}={p.Value}" })]);
 
         Assert.True(exit == 0, stdout + stderr);
-        Assert.DoesNotContain("Could not initialize NNPACK", stdout + stderr);
+        Assert.DoesNotContain("NNPACK", stdout + stderr); // the main job runs these notebooks the same way
         foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension))
         {
             string executed = dir[$"out/{name}.ipynb"];
@@ -90,6 +90,6 @@ public class ProductNotebooksTests
         Assert.Contains("text/html:plotly", produced["04-training"]);
         Assert.Contains("text/html:plotly", produced["05-evaluation"]);
         Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
-        Assert.DoesNotContain("Could not initialize NNPACK", kernelErrors.ToString());
+        Assert.DoesNotContain("NNPACK", kernelErrors.ToString());
     }
 }
