@@ -29,6 +29,9 @@ public static class AtomicFile
     public static string? TargetOfLeftover(string path) =>
         System.Text.RegularExpressions.Regex.Match(path, @"^(?<target>.+)\.[0-9a-f]{32}\.tmp$") is { Success: true } m ? m.Groups["target"].Value : null;
 
+    /// <summary>True when <paramref name="e"/> says the disk is full (ENOSPC).</summary>
+    public static bool IsDiskFull(Exception e) => (e.HResult & 0xFFFF) == 28 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Writes text atomically (UTF-8, no BOM).</summary>
     public static void WriteText(string path, string text) =>
         Write(path, stream =>

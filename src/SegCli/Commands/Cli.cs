@@ -49,7 +49,7 @@ static class Cli
                 BadInputException or ArgumentException => (BadInput, e.Message),
                 UnauthorizedAccessException or DirectoryNotFoundException => (BadInput, $"{e.Message} (choose a folder this user can write)"),
                 SegHelpers.Training.TrainingFailedException => (Failed, e.Message),
-                IOException => (Failed, $"{e.Message}{(IsDiskFull(e) ? " (the disk is full: free space or write elsewhere; finished files were written atomically and are intact)" : "")}"),
+                IOException => (Failed, $"{e.Message}{(AtomicFile.IsDiskFull(e) ? " (the disk is full: free space or write elsewhere; finished files were written atomically and are intact)" : "")}"),
                 System.Runtime.InteropServices.ExternalException => (Failed, $"libtorch: {FirstLine(e.Message)}"),
                 _ => (Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}"),
             };
@@ -63,8 +63,6 @@ static class Cli
     }
 
     static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
-
-    static bool IsDiskFull(Exception e) => (e.HResult & 0xFFFF) == 28 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Reads <c>-p Name=Value</c> options for <paramref name="notebooks"/>; a name none of their parameters cells declares

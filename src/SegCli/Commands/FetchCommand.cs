@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using SegHelpers.Data;
 using SegHelpers.Downloads;
 using SegHelpers.Model.Weights;
@@ -19,7 +18,7 @@ static class FetchCommand
         };
         vgg16.SetAction(parse => Cli.Run(() =>
         {
-            string file = ImageNetVgg16.Fetch(parse.GetValue(cache), Url(parse.GetValue(vggUrl)), new DownloadLines("vgg16"));
+            string file = ImageNetVgg16.Fetch(parse.GetValue(cache), Url(parse.GetValue(vggUrl)), Progress("vgg16"));
             Console.WriteLine($"{file} ({new FileInfo(file).Length / 1e6:F1} MB); train with --encoder-weights {ImageNetVgg16.Keyword}");
             return 0;
         }));
@@ -33,7 +32,7 @@ static class FetchCommand
         kitti.SetAction(parse => Cli.Run(() =>
         {
             string outDir = parse.GetValue(output)!;
-            var report = KittiRoadDownload.Fetch(outDir, Url(parse.GetValue(kittiUrl)), new DownloadLines("data_road.zip"));
+            var report = KittiRoadDownload.Fetch(outDir, Url(parse.GetValue(kittiUrl)), Progress("data_road.zip"));
             Console.WriteLine($"{report.Root}: {report.TrainingPairs} labelled pairs, {report.TestImages} test images" +
                               (report.TrainingPairs == KittiRoadDownload.TrainingPairs && report.TestImages == KittiRoadDownload.TestImages
                                   ? "" : $" (the real kit has {KittiRoadDownload.TrainingPairs} and {KittiRoadDownload.TestImages})"));
@@ -55,22 +54,8 @@ static class FetchCommand
             : throw new ArgumentException($"--url '{text}' is not an http(s) address");
     }
 
-    /// <summary>Download progress on standard error: one line rewritten in place on a terminal, a line every 10 seconds in logs.</summary>
-    sealed class DownloadLines(string name) : IProgress<DownloadProgress>
-    {
-        readonly Stopwatch _since = Stopwatch.StartNew();
-        readonly bool _terminal = !Console.IsErrorRedirected;
-
-        public void Report(DownloadProgress value)
-        {
-            bool done = value.Total == value.Bytes;
-            if (!_terminal && !done && _since.Elapsed < TimeSpan.FromSeconds(10))
-                return;
-            _since.Restart();
-            if (_terminal)
-                Console.Error.Write($"\r{name}: {value}    " + (done ? "\n" : ""));
-            else
-                Console.Error.WriteLine($"{name}: {value}");
-        }
-    }
+    /// <summary>Download progress on standard error: one line redrawn in place on a terminal, a line every 10 seconds in logs.</summary>
+    static DownloadLog Progress(string name) => Console.IsErrorRedirected
+        ? new(name, Console.Error.WriteLine, TimeSpan.FromSeconds(10))
+        : new(name, Console.Error.Write, TimeSpan.FromSeconds(10), rewrite: true);
 }

@@ -165,7 +165,7 @@ public static class Downloader
                 }
                 file.Flush(flushToDisk: true);
             }
-            catch (IOException e) when (IsDiskFull(e))
+            catch (IOException e) when (AtomicFile.IsDiskFull(e))
             {
                 throw new BadInputException(part, $"could not be written: the disk is full ({have + received:N0} bytes kept)",
                     "free space (or choose another --cache / --out) and run the command again; it resumes");
@@ -186,8 +186,6 @@ public static class Downloader
         timeout.CancelAfter(wait);
         return body.ReadAsync(buffer, timeout.Token).AsTask().GetAwaiter().GetResult();
     }
-
-    static bool IsDiskFull(IOException e) => (e.HResult & 0xFFFF) == 28 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
     sealed class TransientException(Exception inner) : Exception(inner.Message, inner);
 }

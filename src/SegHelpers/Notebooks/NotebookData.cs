@@ -13,7 +13,7 @@ public static class NotebookData
     public static string Folder(string artifacts, string dataDir = "", int count = 40, int seed = 1)
     {
         if (dataDir.Equals(KittiRoadDownload.Keyword, StringComparison.OrdinalIgnoreCase))
-            return KittiRoadDownload.Fetch(KittiRoadDownload.DefaultFolder(), download: new DownloadLines()).Root;
+            return KittiRoadDownload.Fetch(KittiRoadDownload.DefaultFolder(), download: new Downloads.DownloadLog("data_road.zip", Console.WriteLine, TimeSpan.FromSeconds(10))).Root;
         if (dataDir.Length > 0)
             return Path.GetFullPath(dataDir);
         string folder = Path.GetFullPath(Path.Combine(artifacts, "data"));
@@ -23,19 +23,5 @@ public static class NotebookData
             Console.WriteLine($"wrote {count} synthetic KITTI scenes to {folder}");
         }
         return folder;
-    }
-
-    /// <summary>Download progress as a line every 10 seconds (a notebook's output keeps every line).</summary>
-    sealed class DownloadLines : IProgress<Downloads.DownloadProgress>
-    {
-        readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
-
-        public void Report(Downloads.DownloadProgress value)
-        {
-            if (_since.Elapsed < TimeSpan.FromSeconds(10) && value.Bytes != value.Total)
-                return;
-            _since.Restart();
-            Console.WriteLine($"data_road.zip: {value}");
-        }
     }
 }

@@ -59,7 +59,7 @@ public sealed class Trainer : IDisposable
 
         _model = new Fcn(new FcnOptions(_o.Variant, 2, _o.WidthDivisor, _o.Dropout), _o.Seed);
         _model.to(_device);
-        if (!resume && ImageNetVgg16.Resolve(_o.EncoderWeights, new DownloadLines(Report)) is { } weights)
+        if (!resume && ImageNetVgg16.Resolve(_o.EncoderWeights, new Downloads.DownloadLog("ImageNet VGG16", line => Report(new MessageEvent(line)), TimeSpan.FromSeconds(10))) is { } weights)
             Report(new MessageEvent($"{WeightLoader.Load(_model, weights)} (from {weights}{(weights == _o.EncoderWeights ? "" : $", the {ImageNetVgg16.Keyword} weights")})"));
         _optimizer = _o.Optimizer == "sgd"
             ? optim.SGD(_model.parameters(), _o.LearningRate, _o.Momentum, weight_decay: _o.WeightDecay)
@@ -356,20 +356,6 @@ public sealed class Trainer : IDisposable
         new(_run, status, _state.Epoch, _state.BestEpoch, Math.Max(_state.BestRoadIoU, 0), _history.ToList(), message);
 
     void Report(TrainingEvent e) => _progress?.Report(e);
-
-    /// <summary>A download's progress as a message every 10 seconds.</summary>
-    sealed class DownloadLines(Action<TrainingEvent> report) : IProgress<Downloads.DownloadProgress>
-    {
-        readonly Stopwatch _since = Stopwatch.StartNew();
-
-        public void Report(Downloads.DownloadProgress value)
-        {
-            if (_since.Elapsed < TimeSpan.FromSeconds(10) && value.Bytes != value.Total)
-                return;
-            _since.Restart();
-            report(new MessageEvent($"downloading the ImageNet VGG16 weights: {value}"));
-        }
-    }
 
     static Device ResolveDevice(string name) => name switch
     {
