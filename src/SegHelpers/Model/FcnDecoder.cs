@@ -10,7 +10,8 @@ namespace SegHelpers.Model;
 /// (<c>score_pool3</c>), fused by addition after learned 2× upsampling (<c>upscore2</c>,
 /// <c>upscore_pool4</c>), then a final learned upsampling to the input's stride (<c>upscore</c>: 8×, 16× or 32×).
 /// Score layers start at zero and transposed convolutions at bilinear interpolation, as in the paper.
-/// For an input padded to a multiple of 32 every stage aligns exactly, so no cropping offsets are needed.
+/// For an input padded to a multiple of 32 every stage aligns exactly, so no cropping offsets are needed. The layers are
+/// computed by <see cref="DecoderKernels"/>, not by libtorch's convolution kernels.
 /// </summary>
 public sealed class FcnDecoder : Module<Tensor, Tensor, Tensor, Tensor>
 {
@@ -86,11 +87,11 @@ public sealed class FcnDecoder : Module<Tensor, Tensor, Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor pool3, Tensor pool4, Tensor fc7)
     {
-        var x = score_fr.call(fc7);
+        var x = DecoderKernels.Score(score_fr, fc7);
         if (score_pool4 is not null && upscore2 is not null)
-            x = upscore2.call(x) + score_pool4.call(_pool4Scale == 1 ? pool4 : pool4 * _pool4Scale);
+            x = DecoderKernels.Upsample(upscore2, x) + DecoderKernels.Score(score_pool4, _pool4Scale == 1 ? pool4 : pool4 * _pool4Scale);
         if (score_pool3 is not null && upscore_pool4 is not null)
-            x = upscore_pool4.call(x) + score_pool3.call(_pool3Scale == 1 ? pool3 : pool3 * _pool3Scale);
-        return upscore.call(x);
+            x = DecoderKernels.Upsample(upscore_pool4, x) + DecoderKernels.Score(score_pool3, _pool3Scale == 1 ? pool3 : pool3 * _pool3Scale);
+        return DecoderKernels.Upsample(upscore, x);
     }
 }
