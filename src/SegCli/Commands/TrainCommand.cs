@@ -37,10 +37,15 @@ static class TrainCommand
         var patience = new Option<int>("--early-stopping") { DefaultValueFactory = _ => d.EarlyStoppingPatience, Description = "Stop after N epochs without a better IoU (0 = off)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seed for split, order, augmentation, init and dropout." };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => d.Device, Description = "auto, cpu, cuda or cuda:N." };
+        var precision = new Option<string>("--precision")
+        {
+            DefaultValueFactory = _ => d.Precision,
+            Description = "fp32; bf16 (CPUs with AVX512-BF16/AMX, CUDA 8.0+); fp16 (CUDA, loss-scaled); auto = fastest safe one. The encoder only, fp32 master weights.",
+        };
         var command = new Command("train", "Train an FCN on a KITTI-layout folder (or --resume a run); live progress, metrics.jsonl, atomic checkpoints.")
         {
             data, output, resume, epochs, batch, size, lr, optimizer, momentum, decay, schedule, warmup, variant, divisor, dropout,
-            encoder, freeze, classWeights, valFraction, splitFile, noAugment, every, patience, seed, device,
+            encoder, freeze, classWeights, valFraction, splitFile, noAugment, every, patience, seed, device, precision,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -60,7 +65,8 @@ static class TrainCommand
                     given.Contains("--epochs") ? parse.GetValue(epochs) : null,
                     given.Contains("--device") ? parse.GetValue(device) : null,
                     given.Contains("--checkpoint-every") ? parse.GetValue(every) : null,
-                    given.Contains("--early-stopping") ? parse.GetValue(patience) : null);
+                    given.Contains("--early-stopping") ? parse.GetValue(patience) : null,
+                    given.Contains("--precision") ? parse.GetValue(precision) : null);
                 result = TrainingConsole.Run(progress => Trainer.Resume(runToResume, progress, cancel.Token, changes));
             }
             else
@@ -74,7 +80,7 @@ static class TrainCommand
                     parse.GetValue(variant)!, parse.GetValue(divisor), parse.GetValue(dropout), parse.GetValue(encoder),
                     parse.GetValue(freeze), ParseWeights(parse.GetValue(classWeights)), parse.GetValue(valFraction),
                     parse.GetValue(splitFile), !parse.GetValue(noAugment), parse.GetValue(every), parse.GetValue(patience),
-                    parse.GetValue(seed), parse.GetValue(device)!);
+                    parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(precision)!);
                 result = TrainingConsole.Run(progress => Trainer.Train(dataDir, runDir, options, progress, cancel.Token));
             }
             Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");

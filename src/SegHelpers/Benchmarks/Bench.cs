@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using SegHelpers.Data;
 using SegHelpers.Model;
@@ -35,9 +34,7 @@ public sealed record BenchReport(string Machine, string Runtime, IReadOnlyList<M
 public static class Bench
 {
     /// <summary>True when this CPU runs bf16 matmuls natively (AVX512-BF16 or AMX-BF16).</summary>
-    public static bool CpuHasBf16 => Avx512F.IsSupported && File.Exists("/proc/cpuinfo") &&
-                                     File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) is { } flags &&
-                                     (flags.Contains(" avx512_bf16", StringComparison.Ordinal) || flags.Contains(" amx_bf16", StringComparison.Ordinal));
+    public static bool CpuHasBf16 => Training.TrainingPrecision.CpuHasBf16();
 
     /// <summary>Runs every measurement <paramref name="options"/> asks for; <paramref name="log"/> hears each figure as it lands.</summary>
     public static BenchReport Run(BenchOptions options, Action<string>? log = null)
@@ -75,7 +72,9 @@ public static class Bench
             foreach (int b in options.BatchSizes)
             {
                 if (options.Train)
-                    Add(TrainSteps(model, b, h, w, device, options));
+                    Add(TrainSteps(model, b, h, w, device, options, ScalarType.Float32));
+                if (options.Train && bf16)
+                    Add(TrainSteps(model, b, h, w, device, options, ScalarType.BFloat16));
                 Add(Inference(model, b, h, w, device, ScalarType.Float32, options));
                 if (bf16)
                 {
@@ -157,9 +156,10 @@ public static class Bench
         return Measurement.Of($"matmul 2048² {Name(type)}", "GFLOP/s", [.. samples.Select(s => 2.0 * n * n * n / s / 1e9)]);
     }
 
-    static Measurement TrainSteps(Fcn model, int batch, int h, int w, Device device, BenchOptions options)
+    static Measurement TrainSteps(Fcn model, int batch, int h, int w, Device device, BenchOptions options, ScalarType type)
     {
         model.train();
+        using var mixed = type == ScalarType.Float32 ? null : new Training.MixedPrecision(model, type, device);
         using var optimizer = optim.Adam(model.parameters(), 1e-4);
         using var loss = new RoadLoss(device: device);
         using var x = randn(batch, 3, h, w, device: device);
@@ -168,11 +168,19 @@ public static class Bench
         {
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
-            loss.Compute(model.call(x), y).backward();
-            optimizer.step();
+            if (mixed is null)
+            {
+                loss.Compute(model.call(x), y).backward();
+                optimizer.step();
+            }
+            else
+            {
+                loss.Compute(mixed.Forward(x), y).backward();
+                mixed.Step(optimizer);
+            }
             Sync(device);
         });
-        return Measurement.Of($"train fcn8s {h}x{w} b{batch}", "images/s", [.. samples.Select(s => batch / s)]);
+        return Measurement.Of($"train fcn8s {h}x{w} b{batch}{(mixed is null ? "" : $" {Name(type)}")}", "images/s", [.. samples.Select(s => batch / s)]);
     }
 
     static Measurement Inference(Fcn model, int batch, int h, int w, Device device, ScalarType type, BenchOptions options)

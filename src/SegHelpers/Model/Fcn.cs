@@ -60,12 +60,18 @@ public sealed class Fcn : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) => Forward(encoder, input);
+
+    /// <summary>
+    /// The forward pass with <paramref name="encoderToUse"/> in place of <see cref="Encoder"/>: mixed-precision training runs a
+    /// low-precision working copy of the encoder (<see cref="Vgg16Encoder.LowPrecisionCopy"/>) in front of this model's decoder.
+    /// </summary>
+    public Tensor Forward(Vgg16Encoder encoderToUse, Tensor input)
     {
         long h = input.shape[2], w = input.shape[3];
         long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
-        var (pool3, pool4, fc7) = encoder.call(As(x, EncoderPrecision));
+        var (pool3, pool4, fc7) = encoderToUse.call(As(x, encoderToUse.parameters().First().dtype));
         var decoderType = decoder.parameters().First().dtype;
         var logits = decoder.call(As(pool3, decoderType), As(pool4, decoderType), As(fc7, decoderType));
         return padH + padW > 0 ? logits[.., .., ..(int)h, ..(int)w] : logits;

@@ -23,6 +23,9 @@ public sealed class SeededDropout : Module<Tensor, Tensor>
         _noise = noise;
     }
 
+    /// <summary>The probability of zeroing an element.</summary>
+    public double P => _p;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {

@@ -27,13 +27,19 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     private readonly Conv2d fc7;
     private readonly ReLU relu7;
     private readonly SeededDropout drop7;
+    private readonly bool _ownsNoise;
 
     /// <summary>Builds the encoder with channel counts divided by <paramref name="widthDivisor"/>, initialised from <paramref name="seed"/>.</summary>
-    public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5, long seed = 0) : base(nameof(Vgg16Encoder))
+    public Vgg16Encoder(int widthDivisor = 1, double dropout = 0.5, long seed = 0) : this(widthDivisor, dropout, seed, null)
+    {
+    }
+
+    Vgg16Encoder(int widthDivisor, double dropout, long seed, DropoutNoise? sharedNoise) : base(nameof(Vgg16Encoder))
     {
         Native.Nnpack.DisableWhereUnsupported();
         if (widthDivisor < 1 || 64 % widthDivisor != 0)
             throw new ArgumentOutOfRangeException(nameof(widthDivisor), widthDivisor, "must divide 64 (1, 2, 4, 8, 16, 32 or 64)");
+        WidthDivisor = widthDivisor;
         var layers = new List<(string, Module<Tensor, Tensor>)>();
         long inChannels = 3;
         foreach (int width in Layout)
@@ -54,12 +60,15 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
         Fc7Channels = 4096 / widthDivisor;
         fc6 = Conv2d(inChannels, Fc7Channels, 7, padding: 3);
         relu6 = ReLU(inplace: true);
-        Noise = new DropoutNoise(unchecked(seed * 1_000_003L + 1));
+        _ownsNoise = sharedNoise is null;
+        Noise = sharedNoise ?? new DropoutNoise(unchecked(seed * 1_000_003L + 1));
         drop6 = new SeededDropout(dropout, Noise);
         fc7 = Conv2d(Fc7Channels, Fc7Channels, 1);
         relu7 = ReLU(inplace: true);
         drop7 = new SeededDropout(dropout, Noise);
         RegisterComponents();
+        if (sharedNoise is not null)
+            return;
         using (no_grad())
         using (var generator = new Generator(unchecked((ulong)seed), CPU))
         {
@@ -72,6 +81,30 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
             }
         }
     }
+
+    /// <summary>
+    /// A copy in <paramref name="dtype"/> on <paramref name="device"/> holding this encoder's current weights and drawing its
+    /// dropout from this encoder's <see cref="Noise"/> (which stays this encoder's to dispose): the working copy of mixed-precision
+    /// training, whose masters are this encoder's fp32 weights.
+    /// </summary>
+    public Vgg16Encoder LowPrecisionCopy(ScalarType dtype, Device device)
+    {
+        var copy = new Vgg16Encoder(WidthDivisor, drop6.P, 0, Noise);
+        copy.to(device).to(dtype);
+        copy.CopyWeightsFrom(this);
+        return copy;
+    }
+
+    /// <summary>Overwrites this encoder's weights with <paramref name="source"/>'s, cast to this encoder's type.</summary>
+    public void CopyWeightsFrom(Vgg16Encoder source)
+    {
+        using var _ = no_grad();
+        foreach (var (target, from) in parameters().Zip(source.parameters()))
+            target.copy_(from);
+    }
+
+    /// <summary>Channel counts are VGG16's divided by this.</summary>
+    public int WidthDivisor { get; }
 
     /// <summary>The random stream of the fc6 and fc7 dropout layers.</summary>
     public DropoutNoise Noise { get; }
@@ -91,7 +124,7 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && _ownsNoise)
             Noise.Dispose();
         base.Dispose(disposing);
     }

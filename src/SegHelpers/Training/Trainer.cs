@@ -27,6 +27,9 @@ public sealed class Trainer : IDisposable
     readonly IProgress<TrainingEvent>? _progress;
     readonly Device _device;
     readonly Fcn _model;
+    readonly PrecisionChoice _precision;
+    MixedPrecision? _mixed;
+    bool _mixedGuarded;
     readonly optim.Optimizer _optimizer;
     readonly RoadLoss _loss;
     readonly Batches _train;
@@ -67,9 +70,18 @@ public sealed class Trainer : IDisposable
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
         _history = resume ? RestoreLast() : [];
+        _precision = TrainingPrecision.Choose(_o.Precision, _device, _model.Encoder);
+        if (_precision.Warning is { } warning)
+            Report(new MessageEvent(warning));
+        if (_precision.DType != ScalarType.Float32)
+        {
+            _mixed = new MixedPrecision(_model, _precision.DType, _device);
+            if (_mixed.Scaler is not null && _state.LossScale > 0)
+                _mixed.Scaler = new LossScaler(_state.LossScale, _state.LossScaleCleanSteps);
+        }
         if (_state.Epoch > _o.Epochs)
             throw new ArgumentException($"--epochs {_o.Epochs} is fewer than the {_state.Epoch} epochs {_run.Path} has already trained");
-        Report(new MessageEvent($"{_o.Variant} ({_model.ParameterCount():N0} parameters) on {_device.type}; {trainSamples.Count} training / {valSamples.Count} validation images at {_o.Height}×{_o.Width}; run folder {_run.Path}"));
+        Report(new MessageEvent($"{_o.Variant} ({_model.ParameterCount():N0} parameters) on {_device.type}, {_precision.Note}; {trainSamples.Count} training / {valSamples.Count} validation images at {_o.Height}×{_o.Width}; run folder {_run.Path}"));
     }
 
     /// <summary>Starts a new run in <paramref name="runFolder"/> (which must not already hold one) on the KITTI-layout folder <paramref name="data"/>.</summary>
@@ -164,6 +176,7 @@ public sealed class Trainer : IDisposable
     string? TrainOneEpoch(int epoch, CancellationToken cancel)
     {
         _model.train();
+        _mixed?.Train(true);
         SetEncoderTrainable(epoch >= _o.FreezeEncoderEpochs);
         if (_state.BatchInEpoch == 0)
             _model.Encoder.Noise.Reseed(unchecked(_o.Seed * 1_000_003L + epoch + 1));
@@ -182,6 +195,8 @@ public sealed class Trainer : IDisposable
                     _state.BatchInEpoch++; // only don't-care pixels: nothing to learn from
                     continue;
                 }
+                if (_mixed is not null && !_mixedGuarded && epoch >= _o.FreezeEncoderEpochs)
+                    GuardMixedPrecision(batch);
                 double lr = _schedule.At(_state.GlobalStep);
                 foreach (var group in _optimizer.ParamGroups)
                     group.LearningRate = lr;
@@ -189,24 +204,34 @@ public sealed class Trainer : IDisposable
                 double value;
                 try
                 {
-                    var loss = _loss.Compute(_model.call(batch.Images), batch.Masks);
+                    var logits = _mixed is null ? _model.call(batch.Images) : _mixed.Forward(batch.Images);
+                    var loss = _loss.Compute(logits, batch.Masks);
                     value = loss.item<float>();
                     if (!double.IsFinite(value))
                         return Diverged(epoch, lr, value);
-                    loss.backward();
-                    if (!GradientsFinite())
+                    (_mixed?.ScaleForBackward(loss) ?? loss).backward();
+                    bool stepped = _mixed?.Step(_optimizer) ?? StepIfFinite();
+                    if (_mixed?.Scaler is { } scaler)
+                        (_state.LossScale, _state.LossScaleCleanSteps) = (scaler.Scale, scaler.CleanSteps);
+                    if (stepped)
                     {
-                        // Seen with libtorch 2.10 on CPU at tiny widths: a finite loss with NaN gradients.
-                        // Like AMP's GradScaler, skip the update rather than poison the weights.
+                        _state.ConsecutiveSkips = 0;
+                    }
+                    else if (_mixed?.Scaler is { Exhausted: false })
+                    {
+                        // fp16 overflow: the scaler has halved the scale and the update is skipped, as GradScaler does.
                         _state.SkippedSteps++;
-                        if (++_state.ConsecutiveSkips >= MaxConsecutiveSkips)
-                            return $"gradients were NaN or infinite for {MaxConsecutiveSkips} steps in a row (epoch {epoch + 1}, step {_state.BatchInEpoch + 1}, learning rate {lr:g3}); training stopped. Lower --lr or add --warmup-epochs";
-                        Report(new MessageEvent($"epoch {epoch + 1} step {_state.BatchInEpoch + 1}: non-finite gradients, update skipped"));
                     }
                     else
                     {
-                        _state.ConsecutiveSkips = 0;
-                        _optimizer.step();
+                        // A finite loss with NaN gradients (seen with libtorch 2.10 on CPU at tiny widths).
+                        // Like AMP's GradScaler, skip the update rather than poison the weights.
+                        _state.SkippedSteps++;
+                        if (_mixed?.Scaler is { Exhausted: true })
+                            return $"fp16 gradients stayed NaN or infinite down to a loss scale of {_mixed.Scaler.Scale:g3} (epoch {epoch + 1}, step {_state.BatchInEpoch + 1}, learning rate {lr:g3}); training stopped. Lower --lr, or train in bf16 or fp32";
+                        if (++_state.ConsecutiveSkips >= MaxConsecutiveSkips)
+                            return $"gradients were NaN or infinite for {MaxConsecutiveSkips} steps in a row (epoch {epoch + 1}, step {_state.BatchInEpoch + 1}, learning rate {lr:g3}); training stopped. Lower --lr or add --warmup-epochs";
+                        Report(new MessageEvent($"epoch {epoch + 1} step {_state.BatchInEpoch + 1}: non-finite gradients, update skipped"));
                     }
                 }
                 catch (Exception e) when (IsOutOfMemory(e))
@@ -287,17 +312,33 @@ public sealed class Trainer : IDisposable
         return JsonSerializer.Deserialize<TrainingState>(saved.Metadata[StateKey])!.Epoch;
     }
 
-    bool GradientsFinite()
+    void GuardMixedPrecision(Batch batch)
     {
-        using var scope = NewDisposeScope();
-        var norms = _model.parameters().Select(p => p.grad).OfType<Tensor>().Select(g => g.norm()).ToList();
-        return norms.Count == 0 || stack(norms).sum().isfinite().item<bool>();
+        _mixedGuarded = true;
+        var bad = _mixed!.GradientErrors(batch.Images, batch.Masks, _loss).Where(e => !(e.Error <= MixedPrecision.GradientTolerance)).ToList();
+        if (bad.Count == 0)
+            return;
+        Report(new MessageEvent($"warning: {LowPrecisionCheck.Name(_mixed.DType)} gradients on the first batch disagree with fp32 for " +
+                                $"{string.Join(", ", bad.Select(b => $"{b.Name} (relative error {b.Error:G2})"))}: libtorch's kernels are wrong for these shapes on this device; training in fp32 instead"));
+        _mixed.Dispose();
+        _mixed = null;
+        foreach (var p in _model.Encoder.parameters())
+            p.requires_grad = true;
+    }
+
+    bool StepIfFinite()
+    {
+        if (!MixedPrecision.GradientsFinite(_model.parameters()))
+            return false;
+        _optimizer.step();
+        return true;
     }
 
     void SetEncoderTrainable(bool trainable)
     {
         foreach (var p in _model.Encoder.parameters())
             p.requires_grad = trainable;
+        _mixed?.SetTrainable(trainable);
     }
 
     void SaveLast()
@@ -372,6 +413,7 @@ public sealed class Trainer : IDisposable
         _validation.Dispose();
         _loss.Dispose();
         _optimizer.Dispose();
+        _mixed?.Dispose();
         _model.Dispose();
     }
 }

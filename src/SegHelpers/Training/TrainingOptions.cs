@@ -29,6 +29,9 @@ namespace SegHelpers.Training;
 /// <param name="EarlyStoppingPatience">Stop after this many epochs without a better validation road IoU; 0 never stops early.</param>
 /// <param name="Seed">Seeds the split, the order, augmentation, initialisation and dropout.</param>
 /// <param name="Device"><c>auto</c> (CUDA when present), <c>cpu</c> or <c>cuda</c>.</param>
+/// <param name="Precision"><c>fp32</c>; <c>bf16</c> (CPUs with AVX512-BF16 or AMX, CUDA compute capability 8.0+); <c>fp16</c> (CUDA, with
+/// loss scaling); or <c>auto</c>, the fastest the device supports. Low precision runs the encoder only, with fp32 master weights
+/// (<see cref="MixedPrecision"/>), and only after <see cref="TrainingPrecision"/>'s check of libtorch's kernels on this device.</param>
 public sealed record TrainingOptions(
     int Epochs = 30,
     int BatchSize = 4,
@@ -52,7 +55,8 @@ public sealed record TrainingOptions(
     int CheckpointEvery = 1,
     int EarlyStoppingPatience = 0,
     int Seed = 0,
-    string Device = "auto")
+    string Device = "auto",
+    string Precision = "fp32")
 {
     /// <summary>The optimizers by name.</summary>
     public static readonly IReadOnlyList<string> Optimizers = ["adam", "sgd"];
@@ -86,6 +90,7 @@ public sealed record TrainingOptions(
         Check(ValidationFraction is > 0 and < 1 || SplitFile is not null, "ValidationFraction must be in (0, 1)");
         Check(CheckpointEvery >= 1, "CheckpointEvery must be at least 1");
         Check(EarlyStoppingPatience >= 0, "EarlyStoppingPatience must not be negative");
+        Check(TrainingPrecision.Names.Contains(Precision), $"Precision must be one of {string.Join(", ", TrainingPrecision.Names)}, not '{Precision}'");
         Check(Device is "auto" or "cpu" or "cuda" || Device.StartsWith("cuda:", StringComparison.Ordinal), "Device must be auto, cpu, cuda or cuda:N");
     }
 

@@ -19,6 +19,11 @@ internal sealed class TrainingState
 
     public int ConsecutiveSkips { get; set; }
 
+    /// <summary>fp16's loss scale and its clean steps (see <see cref="LossScaler"/>); 0 when not training in fp16.</summary>
+    public double LossScale { get; set; }
+
+    public int LossScaleCleanSteps { get; set; }
+
     public int BestEpoch { get; set; }
 
     public int EpochsSinceBest { get; set; }

@@ -22,7 +22,7 @@ public class TrainCommandOptionTests
 
         Assert.Equal(2, refused.Exit);
         Assert.Equal($"error: --resume continues {run} with its own options; --size, --lr cannot change without making it another run (start one with --out). " +
-                     "A resume may change --epochs, --device, --checkpoint-every, --early-stopping", refused.Err.Trim());
+                     "A resume may change --epochs, --device, --checkpoint-every, --early-stopping, --precision", refused.Err.Trim());
         Assert.Equal(2, fewer.Exit);
         Assert.StartsWith("error: --epochs 1 is fewer than the 2 epochs", fewer.Err.Trim());
         Assert.True(exit == 0, stderr);
