@@ -160,7 +160,7 @@ public static class Bench
     {
         model.train();
         using var mixed = type == ScalarType.Float32 ? null : new Training.MixedPrecision(model, type, device);
-        using var optimizer = optim.Adam(model.parameters(), 1e-4);
+        using var optimizer = new Training.InPlace.Adam(model.parameters(), 1e-4);
         using var loss = new RoadLoss(device: device);
         using var x = randn(batch, 3, h, w, device: device);
         using var y = randint(0, 2, [batch, h, w], dtype: ScalarType.Int64, device: device);

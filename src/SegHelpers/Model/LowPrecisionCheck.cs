@@ -156,7 +156,8 @@ public static class LowPrecisionCheck
         return (y.detach().to(ScalarType.Float64).cpu(), [.. grads.Select(g => g.to(ScalarType.Float64).cpu())]);
     }
 
-    static double RelativeError(Tensor actual, Tensor expected)
+    /// <summary>‖actual − expected‖ / ‖expected‖ (L2), infinite where the error is not finite.</summary>
+    internal static double RelativeError(Tensor actual, Tensor expected)
     {
         double norm = expected.norm().item<double>();
         double error = (actual - expected).norm().item<double>();

@@ -122,12 +122,7 @@ public sealed class MixedPrecision : IDisposable
                 foreach (var working in _working.parameters())
                 {
                     if (reference[i].Grad is { } expected && working.grad is { } actual)
-                    {
-                        double norm = expected.norm().item<float>();
-                        double error = (actual.to(ScalarType.Float32) - expected).norm().item<float>();
-                        double relative = !double.IsFinite(error) ? double.PositiveInfinity : norm == 0 ? (error == 0 ? 0 : double.PositiveInfinity) : error / norm;
-                        worst[i] = Math.Max(worst[i], relative);
-                    }
+                        worst[i] = Math.Max(worst[i], LowPrecisionCheck.RelativeError(actual.to(ScalarType.Float64), expected.to(ScalarType.Float64)));
                     i++;
                 }
             }

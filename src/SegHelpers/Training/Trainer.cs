@@ -66,7 +66,7 @@ public sealed class Trainer : IDisposable
             Report(new MessageEvent($"{WeightLoader.Load(_model, weights)} (from {weights}{(weights == _o.EncoderWeights ? "" : $", the {ImageNetVgg16.Keyword} weights")})"));
         _optimizer = _o.Optimizer == "sgd"
             ? optim.SGD(_model.parameters(), _o.LearningRate, _o.Momentum, weight_decay: _o.WeightDecay)
-            : optim.Adam(_model.parameters(), _o.LearningRate, beta1: 0.9, beta2: 0.999, weight_decay: _o.WeightDecay);
+            : new InPlace.Adam(_model.parameters(), _o.LearningRate, beta1: 0.9, beta2: 0.999, weightDecay: _o.WeightDecay);
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
         _history = resume ? RestoreLast() : [];
@@ -322,8 +322,6 @@ public sealed class Trainer : IDisposable
                                 $"{string.Join(", ", bad.Select(b => $"{b.Name} (relative error {b.Error:G2})"))}: libtorch's kernels are wrong for these shapes on this device; training in fp32 instead"));
         _mixed.Dispose();
         _mixed = null;
-        foreach (var p in _model.Encoder.parameters())
-            p.requires_grad = true;
     }
 
     bool StepIfFinite()
