@@ -109,24 +109,33 @@ public sealed class MixedPrecision : IDisposable
         _working.eval();
         try
         {
-            _master.zero_grad();
-            loss.Compute(_master.call(images), masks).backward();
-            var reference = _master.Encoder.named_parameters().Select(p => (p.name, Grad: p.parameter.grad?.clone())).ToList();
+            // Each pass in a scope of its own: a pass's activations are held by their handles until its scope ends.
+            List<Tensor?> reference;
+            using (NewDisposeScope())
+            {
+                _master.zero_grad();
+                loss.Compute(_master.call(images), masks).backward();
+                reference = [.. _master.Encoder.parameters().Select(p => p.grad?.clone().MoveToOuterDisposeScope())];
+            }
             var worst = new double[reference.Count];
             for (int r = 0; r < repeats; r++)
             {
+                using var pass = NewDisposeScope();
                 _master.zero_grad();
                 _working.zero_grad();
                 loss.Compute(Forward(images), masks).backward();
                 int i = 0;
                 foreach (var working in _working.parameters())
                 {
-                    if (reference[i].Grad is { } expected && working.grad is { } actual)
+                    if (reference[i] is { } expected && working.grad is { } actual)
+                    {
+                        using var compare = NewDisposeScope();
                         worst[i] = Math.Max(worst[i], LowPrecisionCheck.RelativeError(actual.to(ScalarType.Float64), expected.to(ScalarType.Float64)));
+                    }
                     i++;
                 }
             }
-            return [.. reference.Select((r, i) => (r.name, worst[i]))];
+            return [.. _master.Encoder.named_parameters().Select((p, i) => (p.name, worst[i]))];
         }
         finally
         {
