@@ -157,14 +157,11 @@ public sealed class MixedPrecision : IDisposable
     /// <summary>Copies the masters, after the optimizer's step, into the working copy.</summary>
     public void RefreshWorking() => _working.CopyWeightsFrom(_master.Encoder);
 
-    /// <summary>Whether the encoder trains (in both copies).</summary>
+    /// <summary>Whether the working copy's encoder trains: set it as the masters' is set.</summary>
     public void SetTrainable(bool trainable)
     {
-        foreach (var (master, working) in _pairs)
-        {
-            master.requires_grad = trainable;
+        foreach (var (_, working) in _pairs)
             working.requires_grad = trainable;
-        }
     }
 
     /// <summary>Training or evaluation mode for the working copy (dropout).</summary>
