@@ -46,7 +46,7 @@ public sealed class Fcn : Module<Tensor, Tensor>
     public static long PaddedSize(long size) => size + (32 - size % 32) % 32;
 
     /// <summary>The type the encoder's weights and activations are in.</summary>
-    public ScalarType EncoderPrecision => encoder.parameters().First().dtype;
+    public ScalarType EncoderPrecision => encoder.DType;
 
     /// <summary>
     /// Casts the encoder to <paramref name="dtype"/> (bf16, fp16 or fp32), leaving the decoder in fp32. The decoder's
@@ -71,7 +71,7 @@ public sealed class Fcn : Module<Tensor, Tensor>
         long h = input.shape[2], w = input.shape[3];
         long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
-        var (pool3, pool4, fc7) = encoderToUse.call(As(x, encoderToUse.parameters().First().dtype));
+        var (pool3, pool4, fc7) = encoderToUse.call(As(x, encoderToUse.DType));
         var decoderType = decoder.parameters().First().dtype;
         var logits = decoder.call(As(pool3, decoderType), As(pool4, decoderType), As(fc7, decoderType));
         return padH + padW > 0 ? logits[.., .., ..(int)h, ..(int)w] : logits;

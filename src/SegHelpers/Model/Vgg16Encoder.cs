@@ -106,6 +106,9 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
     /// <summary>Channel counts are VGG16's divided by this.</summary>
     public int WidthDivisor { get; }
 
+    /// <summary>The type the weights (and so the activations) are in.</summary>
+    public ScalarType DType => parameters().First().dtype;
+
     /// <summary>The random stream of the fc6 and fc7 dropout layers.</summary>
     public DropoutNoise Noise { get; }
 

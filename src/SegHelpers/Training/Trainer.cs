@@ -27,7 +27,6 @@ public sealed class Trainer : IDisposable
     readonly IProgress<TrainingEvent>? _progress;
     readonly Device _device;
     readonly Fcn _model;
-    readonly PrecisionChoice _precision;
     MixedPrecision? _mixed;
     bool _mixedGuarded;
     readonly optim.Optimizer _optimizer;
@@ -70,18 +69,18 @@ public sealed class Trainer : IDisposable
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
         _history = resume ? RestoreLast() : [];
-        _precision = TrainingPrecision.Choose(_o.Precision, _device, _model.Encoder);
-        if (_precision.Warning is { } warning)
+        var precision = TrainingPrecision.Choose(_o.Precision, _device, _model.Encoder);
+        if (precision.Warning is { } warning)
             Report(new MessageEvent(warning));
-        if (_precision.DType != ScalarType.Float32)
+        if (precision.DType != ScalarType.Float32)
         {
-            _mixed = new MixedPrecision(_model, _precision.DType, _device);
+            _mixed = new MixedPrecision(_model, precision.DType, _device);
             if (_mixed.Scaler is not null && _state.LossScale > 0)
                 _mixed.Scaler = new LossScaler(_state.LossScale, _state.LossScaleCleanSteps);
         }
         if (_state.Epoch > _o.Epochs)
             throw new ArgumentException($"--epochs {_o.Epochs} is fewer than the {_state.Epoch} epochs {_run.Path} has already trained");
-        Report(new MessageEvent($"{_o.Variant} ({_model.ParameterCount():N0} parameters) on {_device.type}, {_precision.Note}; {trainSamples.Count} training / {valSamples.Count} validation images at {_o.Height}×{_o.Width}; run folder {_run.Path}"));
+        Report(new MessageEvent($"{_o.Variant} ({_model.ParameterCount():N0} parameters) on {_device.type}, {precision.Note}; {trainSamples.Count} training / {valSamples.Count} validation images at {_o.Height}×{_o.Width}; run folder {_run.Path}"));
     }
 
     /// <summary>Starts a new run in <paramref name="runFolder"/> (which must not already hold one) on the KITTI-layout folder <paramref name="data"/>.</summary>

@@ -10,11 +10,7 @@ namespace SegHelpers.Training;
 /// <param name="DType">fp32, bf16 or fp16.</param>
 /// <param name="Note">One line for the log: what was asked for, what is used and why.</param>
 /// <param name="Warning">Set when the choice is not what was asked for or will be slow.</param>
-public sealed record PrecisionChoice(ScalarType DType, string Note, string? Warning)
-{
-    /// <summary><c>fp32</c>, <c>bf16</c> or <c>fp16</c>.</summary>
-    public string Name => LowPrecisionCheck.Name(DType);
-}
+public sealed record PrecisionChoice(ScalarType DType, string Note, string? Warning);
 
 /// <summary>
 /// Chooses the training precision. <c>fp32</c> is the default; <c>bf16</c> suits CPUs with AVX512-BF16 or AMX and CUDA
