@@ -34,8 +34,14 @@ print(f"{'figure':<40} {'seg':>10} {'PyTorch':>10} {'seg/PyTorch':>12}")
 for name, value in seg.items():
     if name in torch:
         print(f"{name:<40} {value:10.2f} {torch[name]:10.2f} {value / torch[name]:12.2f}")
-if "infer fcn8s" in " ".join(seg):
-    for name, value in seg.items():
-        if name.endswith(" bf16") and name.startswith("infer") and name[:-5] + " fp32" in torch:
-            print(f"{name + ' vs PyTorch fp32':<40} {value:10.2f} {torch[name[:-5] + ' fp32']:10.2f} {value / torch[name[:-5] + ' fp32']:12.2f}")
+# seg's bf16 against PyTorch's fp32 (training figures carry no suffix in fp32, inference ones " fp32"),
+# and seg's own bf16 against its fp32.
+for name, value in seg.items():
+    if not name.endswith(" bf16") or name.startswith("matmul"):
+        continue
+    fp32 = name[:-5] + (" fp32" if name.startswith("infer") else "")
+    if fp32 in torch:
+        print(f"{name + ' vs PyTorch fp32':<40} {value:10.2f} {torch[fp32]:10.2f} {value / torch[fp32]:12.2f}")
+    if fp32 in seg:
+        print(f"{name + ' vs seg fp32':<40} {value:10.2f} {seg[fp32]:10.2f} {value / seg[fp32]:12.2f}")
 PY

@@ -3,7 +3,8 @@
 
 The FCN-8s is the exact module the C# parity tests compare against (tests/SegHelpers.Tests/Fixtures/torch/make_fixtures.py),
 the figures have the same names and JSON shape as `seg bench --json`, and the measurements are the same: a 2048² matmul,
-training steps (forward, cross-entropy with ignore_index 255, backward, Adam), inference in fp32 and, where the CPU has
+training steps (forward, cross-entropy with ignore_index 255, backward, Adam; in bf16 under PyTorch's own CPU autocast
+where the CPU has native bf16), inference in fp32 and, where the CPU has
 native bf16, in bf16; the median of --repeats timed runs after --warmup untimed ones.
 
     apt-get install python3-torch python3-torchvision
@@ -85,11 +86,21 @@ def main():
                 x = torch.randn(b, 3, h, w)
                 target = torch.randint(0, 2, (b, h, w))
 
-                def step():
+                def step(autocast=False):
                     opt.zero_grad()
-                    F.cross_entropy(model(x), target, ignore_index=255).backward()
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                        logits = model(x)
+                    F.cross_entropy(logits.float(), target, ignore_index=255).backward()
                     opt.step()
                 add(figure(f"train fcn8s {h}x{w} b{b}", "images/s", [b / t for t in timed(a.warmup, a.repeats, step)]))
+                if bf16:
+                    # PyTorch's own mixed precision: fp32 weights and Adam, autocast runs the convolutions in bf16.
+                    try:
+                        add(figure(f"train fcn8s {h}x{w} b{b} bf16", "images/s",
+                                   [b / t for t in timed(a.warmup, a.repeats, lambda: step(autocast=True))]))
+                    except RuntimeError as e:
+                        notes.append(f"train bf16 (autocast) at {h}x{w} b{b} failed in PyTorch {torch.__version__}: {str(e).splitlines()[0]}")
+                        print(notes[-1], flush=True)
             model.eval()
             for dtype, label in [(torch.float32, "fp32")] + ([(torch.bfloat16, "bf16")] if bf16 else []):
                 m = model if dtype == torch.float32 else Fcn("fcn8s", d=a.width_divisor).to(dtype).eval()

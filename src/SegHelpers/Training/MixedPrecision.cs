@@ -16,8 +16,10 @@ namespace SegHelpers.Training;
 public sealed class MixedPrecision : IDisposable
 {
     readonly Fcn _master;
-    readonly Vgg16Encoder _working;
-    readonly (Tensor Master, Tensor Working)[] _pairs;
+    readonly Device _device;
+    Vgg16Encoder? _working;
+    (Tensor Master, Tensor Working)[] _pairs = [];
+    bool _training = true, _trainable = true;
 
     /// <summary>A working copy of <paramref name="master"/>'s encoder in <paramref name="dtype"/> on <paramref name="device"/>.</summary>
     public MixedPrecision(Fcn master, ScalarType dtype, Device device)
@@ -25,9 +27,9 @@ public sealed class MixedPrecision : IDisposable
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"mixed precision is bf16 or fp16, not {dtype}", nameof(dtype));
         _master = master;
+        _device = device;
         DType = dtype;
-        _working = master.Encoder.LowPrecisionCopy(dtype, device);
-        _pairs = [.. master.Encoder.parameters().Zip(_working.parameters())];
+        _ = Working;
         Scaler = dtype == ScalarType.Float16 ? new LossScaler() : null;
     }
 
@@ -37,11 +39,36 @@ public sealed class MixedPrecision : IDisposable
     /// <summary>The loss scaler (fp16 only).</summary>
     public LossScaler? Scaler { get; set; }
 
-    /// <summary>The low-precision working copy of the encoder.</summary>
-    public Vgg16Encoder Working => _working;
+    /// <summary>The low-precision working copy of the encoder (made again from the masters after <see cref="ReleaseWorking"/>).</summary>
+    public Vgg16Encoder Working
+    {
+        get
+        {
+            if (_working is null)
+            {
+                _working = _master.Encoder.LowPrecisionCopy(DType, _device);
+                _pairs = [.. _master.Encoder.parameters().Zip(_working.parameters())];
+                _working.train(_training);
+                foreach (var (_, working) in _pairs)
+                    working.requires_grad = _trainable;
+            }
+            return _working;
+        }
+    }
+
+    /// <summary>
+    /// Frees the working copy (and its gradients) while only the masters are needed, e.g. during validation, so that bf16
+    /// training peaks no higher than fp32; the next use makes it again from the masters.
+    /// </summary>
+    public void ReleaseWorking()
+    {
+        _working?.Dispose();
+        _working = null;
+        _pairs = [];
+    }
 
     /// <summary>Logits (fp32) of <paramref name="images"/> through the working encoder and the master decoder.</summary>
-    public Tensor Forward(Tensor images) => _master.Forward(_working, images);
+    public Tensor Forward(Tensor images) => _master.Forward(Working, images);
 
     /// <summary>The loss to call backward on: multiplied by the loss scale for fp16.</summary>
     public Tensor ScaleForBackward(Tensor loss) => Scaler is { } s ? loss * s.Scale : loss;
@@ -63,7 +90,7 @@ public sealed class MixedPrecision : IDisposable
             else
                 master.grad = grad.to(ScalarType.Float32).MoveToOuterDisposeScope();
         }
-        _working.zero_grad();
+        _working?.zero_grad();
         if (Scaler is { } s)
             foreach (var g in _master.parameters().Select(p => p.grad).OfType<Tensor>())
                 g.div_(s.Scale);
@@ -106,7 +133,7 @@ public sealed class MixedPrecision : IDisposable
         using var scope = NewDisposeScope();
         bool training = _master.training;
         _master.eval();
-        _working.eval();
+        Working.eval();
         try
         {
             // Each pass in a scope of its own: a pass's activations are held by their handles until its scope ends.
@@ -122,10 +149,10 @@ public sealed class MixedPrecision : IDisposable
             {
                 using var pass = NewDisposeScope();
                 _master.zero_grad();
-                _working.zero_grad();
+                Working.zero_grad();
                 loss.Compute(Forward(images), masks).backward();
                 int i = 0;
-                foreach (var working in _working.parameters())
+                foreach (var working in Working.parameters())
                 {
                     if (reference[i] is { } expected && working.grad is { } actual)
                     {
@@ -140,9 +167,9 @@ public sealed class MixedPrecision : IDisposable
         finally
         {
             _master.zero_grad();
-            _working.zero_grad();
+            Working.zero_grad();
             _master.train(training);
-            _working.train(training);
+            Working.train(_training);
         }
     }
 
@@ -155,18 +182,23 @@ public sealed class MixedPrecision : IDisposable
     }
 
     /// <summary>Copies the masters, after the optimizer's step, into the working copy.</summary>
-    public void RefreshWorking() => _working.CopyWeightsFrom(_master.Encoder);
+    public void RefreshWorking() => _working?.CopyWeightsFrom(_master.Encoder);
 
     /// <summary>Whether the working copy's encoder trains: set it as the masters' is set.</summary>
     public void SetTrainable(bool trainable)
     {
+        _trainable = trainable;
         foreach (var (_, working) in _pairs)
             working.requires_grad = trainable;
     }
 
     /// <summary>Training or evaluation mode for the working copy (dropout).</summary>
-    public void Train(bool training) => _working.train(training);
+    public void Train(bool training)
+    {
+        _training = training;
+        _working?.train(training);
+    }
 
     /// <inheritdoc />
-    public void Dispose() => _working.Dispose();
+    public void Dispose() => ReleaseWorking();
 }

@@ -129,6 +129,7 @@ public sealed class Trainer : IDisposable
                 return Finish(TrainingStatus.Interrupted, $"interrupted at epoch {epoch + 1}, step {_state.BatchInEpoch}; continue with --resume {_run.Path}");
             }
             var validationClock = Stopwatch.StartNew();
+            _mixed?.ReleaseWorking();
             var (valLoss, matrix, benchmark) = Evaluate(_model, _validation, _loss);
             GC.Collect();
             Native.NativeMemory.Trim();

@@ -69,6 +69,29 @@ public class MixedPrecisionTests
         Assert.All(mixed.Working.parameters(), p => Assert.True(p.grad is null || p.grad.count_nonzero().item<long>() == 0));
     }
 
+    [Fact]
+    public void A_released_working_copy_comes_back_from_the_masters_with_the_same_mode_and_trainability()
+    {
+        using var model = Model();
+        using var mixed = new MixedPrecision(model, ScalarType.BFloat16, CPU);
+        using var images = Images();
+        model.eval();
+        mixed.Train(false);
+        mixed.SetTrainable(false);
+        using var before = mixed.Forward(images).detach();
+        var released = mixed.Working;
+
+        mixed.ReleaseWorking();
+        using var after = mixed.Forward(images).detach();
+
+        Assert.NotSame(released, mixed.Working);
+        Assert.True(Same(before, after), "the working copy is made again from the same masters, dropout off");
+        Assert.False(mixed.Working.training);
+        Assert.All(mixed.Working.parameters(), p => Assert.False(p.requires_grad));
+        Assert.All(model.Encoder.parameters().Zip(mixed.Working.parameters()), p =>
+            Assert.True(Same(p.First.to(ScalarType.BFloat16), p.Second)));
+    }
+
     [Theory]
     [InlineData(float.PositiveInfinity)]
     [InlineData(float.NaN)]
