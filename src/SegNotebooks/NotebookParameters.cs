@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.DotNet.Interactive.Documents;
 
 namespace SegNotebooks;
 
@@ -23,17 +24,25 @@ public static class NotebookParameters
     /// Adds the injected cell for the values the parameters cell declares and returns the names it does not declare
     /// (papermill also lets a shared parameter set pass over notebooks that do not use every value).
     /// </summary>
-    public static IReadOnlyList<string> Inject(Notebook notebook, IReadOnlyDictionary<string, string> values)
+    public static IReadOnlyList<string> Inject(InteractiveDocument notebook, IReadOnlyDictionary<string, string> values)
     {
         if (values.Count == 0)
             return [];
-        var cells = notebook.Cells;
-        int index = cells.ToList().FindIndex(c => c.Type == "code" && c.Tags.Contains(Tag));
+        int index = notebook.Elements.ToList().FindIndex(IsParameters);
         if (index < 0)
             return [.. values.Keys];
-        var code = Assignments(cells[index].Source, values, out var ignored);
+        var code = Assignments(notebook.Elements[index].Contents, values, out var ignored);
         if (code.Length > 0)
-            notebook.InsertCode(index + 1, code, InjectedTag);
+            notebook.Elements.Insert(index + 1, new InteractiveDocumentElement(code, "csharp")
+            {
+                Id = NotebookFile.NewId(),
+                Metadata = new Dictionary<string, object>
+                {
+                    ["dotnet_interactive"] = new Dictionary<string, object> { ["language"] = "csharp" },
+                    ["polyglot_notebook"] = new Dictionary<string, object> { ["kernelName"] = "csharp" },
+                    ["tags"] = new object[] { InjectedTag },
+                },
+            });
         return ignored;
     }
 
@@ -58,8 +67,11 @@ public static class NotebookParameters
     }
 
     /// <summary>The variables the notebook's parameters cell declares (none without such a cell).</summary>
-    public static IReadOnlyDictionary<string, string> Declarations(Notebook notebook) =>
-        notebook.Cells.FirstOrDefault(c => c.Type == "code" && c.Tags.Contains(Tag)) is { } cell ? Declarations(cell.Source) : new Dictionary<string, string>();
+    public static IReadOnlyDictionary<string, string> Declarations(InteractiveDocument notebook) =>
+        notebook.Elements.FirstOrDefault(IsParameters) is { } cell ? Declarations(cell.Contents) : new Dictionary<string, string>();
+
+    /// <summary>Whether <paramref name="cell"/> is the code cell tagged <see cref="Tag"/>.</summary>
+    public static bool IsParameters(InteractiveDocumentElement cell) => NotebookFile.IsCode(cell) && NotebookFile.Tags(cell).Contains(Tag);
 
     /// <summary>Variable name → declared type ("string", "int", "double", "bool", … or the type's text).</summary>
     public static IReadOnlyDictionary<string, string> Declarations(string source)

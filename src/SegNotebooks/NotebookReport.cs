@@ -1,25 +1,18 @@
 using System.Net;
 using System.Text;
-using System.Text.Json.Nodes;
 using Markdig;
+using Microsoft.DotNet.Interactive.Documents;
+using SegHelpers.Notebooks;
 
 namespace SegNotebooks;
 
 /// <summary>A standalone HTML page of an executed notebook: markdown rendered, code, and every output.</summary>
 public static class NotebookReport
 {
-    static readonly Lazy<string> PlotlyScript = new(() =>
-    {
-        string name = $"Plotly.NET.plotly-{SegHelpers.Notebooks.Figure.PlotlyVersion}.min.js";
-        using var stream = typeof(Plotly.NET.GenericChart).Assembly.GetManifestResourceStream(name)
-            ?? throw new InvalidOperationException($"Plotly.NET does not embed {name}");
-        return new StreamReader(stream).ReadToEnd();
-    });
-
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
     /// <summary>The page for <paramref name="notebook"/>.</summary>
-    public static string Html(Notebook notebook, string title)
+    public static string Html(InteractiveDocument notebook, string title)
     {
         var html = new StringBuilder();
         html.Append($$"""
@@ -37,46 +30,46 @@ public static class NotebookReport
             </style></head><body>
 
             """);
-        foreach (var cell in notebook.Cells)
+        foreach (var cell in notebook.Elements)
         {
-            switch (cell.Type)
+            if (!NotebookFile.IsCode(cell))
             {
-                case "markdown":
-                    html.Append("<div class=\"markdown\">").Append(Markdig.Markdown.ToHtml(cell.Source, Markdown)).Append("</div>\n");
-                    break;
-                case "code":
-                    html.Append($"<div class=\"code\"><div class=\"count\">In [{cell.ExecutionCount?.ToString() ?? " "}]</div><pre>{WebUtility.HtmlEncode(cell.Source)}</pre>");
-                    foreach (var output in cell.Outputs.OfType<JsonObject>())
-                        html.Append(Output(output));
-                    html.Append("</div>\n");
-                    break;
+                html.Append("<div class=\"markdown\">").Append(Markdig.Markdown.ToHtml(cell.Contents, Markdown)).Append("</div>\n");
+                continue;
             }
+            html.Append($"<div class=\"code\"><div class=\"count\">In [{(cell.ExecutionOrder > 0 ? cell.ExecutionOrder.ToString() : " ")}]</div><pre>{WebUtility.HtmlEncode(cell.Contents)}</pre>");
+            foreach (var output in cell.Outputs)
+                html.Append(Output(output));
+            html.Append("</div>\n");
         }
         html.Append("</body></html>\n");
         string page = html.ToString();
-        // Charts draw offline: plotly.js goes inline once, ahead of the figures that look for it.
-        return page.Contains("Plotly.newPlot", StringComparison.Ordinal)
-            ? page.Insert(page.IndexOf("</head>", StringComparison.Ordinal), $"<script>{PlotlyScript.Value}</script>")
+        // Charts draw offline: plotly.js goes inline once, ahead of the figures that look for it, unless a cell showed it.
+        return page.Contains("Plotly.newPlot", StringComparison.Ordinal) && !page.Contains(Figure.OfflineMarker, StringComparison.Ordinal)
+            ? page.Insert(page.IndexOf("</head>", StringComparison.Ordinal), Figure.OfflineScript().Html)
             : page;
     }
 
-    static string Output(JsonObject output)
+    static string Output(InteractiveDocumentOutputElement output)
     {
-        switch (output["output_type"]?.GetValue<string>())
+        switch (output)
         {
-            case "stream":
-                return $"<pre class=\"{output["name"]}\">{WebUtility.HtmlEncode(output["text"]?.GetValue<string>())}</pre>";
-            case "error":
-                return $"<pre class=\"error\">{WebUtility.HtmlEncode(output["ename"]?.GetValue<string>())}: {WebUtility.HtmlEncode(output["evalue"]?.GetValue<string>())}</pre>";
+            case TextElement text:
+                return $"<pre class=\"{text.Name}\">{WebUtility.HtmlEncode(text.Text)}</pre>";
+            case ErrorElement error:
+                return $"<pre class=\"error\">{WebUtility.HtmlEncode(error.ErrorName)}: {WebUtility.HtmlEncode(error.ErrorValue)}</pre>";
+            case DisplayElement { Data: var data }:
+                return Data(data);
+            case ReturnValueElement { Data: var data }:
+                return Data(data);
             default:
-                var data = output["data"] as JsonObject ?? [];
-                if (data["text/html"] is { } h)
-                    return $"<div>{h.GetValue<string>()}</div>";
-                if (data["image/png"] is { } png)
-                    return $"<div><img src=\"data:image/png;base64,{png.GetValue<string>()}\"></div>";
-                if (data["text/plain"] is { } text)
-                    return $"<pre>{WebUtility.HtmlEncode(text.GetValue<string>())}</pre>";
                 return "";
         }
     }
+
+    static string Data(IDictionary<string, object> data) =>
+        data.TryGetValue("text/html", out var html) ? $"<div>{html}</div>"
+        : data.TryGetValue("image/png", out var png) ? $"<div><img src=\"data:image/png;base64,{png}\"></div>"
+        : data.TryGetValue("text/plain", out var plain) ? $"<pre>{WebUtility.HtmlEncode(plain?.ToString())}</pre>"
+        : "";
 }

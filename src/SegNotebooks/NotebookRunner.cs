@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using SegHelpers;
 
 namespace SegNotebooks;
@@ -26,9 +25,9 @@ public sealed record NotebookRunResult(string Notebook, string Executed, string 
 
 /// <summary>
 /// Runs a notebook top to bottom the way <c>papermill</c> / <c>nbconvert --execute</c> would, in a fresh
-/// <see cref="CSharpKernel"/> whose working directory is the notebook's folder, like a Jupyter kernel. Stops at the first
-/// failing cell; the executed notebook (outputs and execution counts filled, later cells cleared) and the HTML report are
-/// written in every case.
+/// <see cref="HostedKernel"/> (the real .NET Interactive C# kernel) whose working directory is the notebook's folder, like a
+/// Jupyter kernel. Stops at the first failing cell; the executed notebook (outputs and execution counts filled, later
+/// cells cleared) and the HTML report are written in every case.
 /// </summary>
 public static class NotebookRunner
 {
@@ -36,57 +35,60 @@ public static class NotebookRunner
     public static NotebookRunResult Run(string path, NotebookRunOptions options)
     {
         var clock = Stopwatch.StartNew();
-        var notebook = Notebook.Load(path);
-        notebook.RequireCellIds();
+        string source = System.IO.Path.GetFullPath(path);
+        var notebook = NotebookFile.Load(source);
         var ignored = NotebookParameters.Inject(notebook, options.Parameters ?? new Dictionary<string, string>());
         string name = System.IO.Path.GetFileNameWithoutExtension(path);
         string folder = System.IO.Path.GetFullPath(options.OutputFolder);
         string executed = System.IO.Path.Combine(folder, name + ".ipynb");
         string report = System.IO.Path.Combine(folder, name + ".html");
-        if (string.Equals(executed, notebook.Path, StringComparison.Ordinal))
+        if (string.Equals(executed, source, StringComparison.Ordinal))
             throw new BadInputException(folder, "is the notebook's own folder", "pass another --out so the source notebook is not overwritten");
 
         if (ignored.Count > 0)
             options.Log?.WriteLine($"[{name}] not in its parameters cell, so not injected: {string.Join(", ", ignored)}");
-        string directory = System.IO.Path.GetDirectoryName(notebook.Path)!;
         string previousDirectory = Environment.CurrentDirectory;
-        Environment.CurrentDirectory = directory;
+        Environment.CurrentDirectory = System.IO.Path.GetDirectoryName(source)!;
         int? failed = null;
         string? error = null;
         try
         {
-            var kernel = new CSharpKernel(directory);
-            var cells = notebook.Cells;
+            using var kernel = new HostedKernel();
+            var cells = notebook.Elements;
             int count = 0;
             foreach (var cell in cells)
-                cell.Clear();
+            {
+                cell.Outputs.Clear();
+                cell.ExecutionOrder = 0;
+            }
             for (int i = 0; i < cells.Count && failed is null; i++)
             {
-                if (cells[i].Type != "code")
+                if (!NotebookFile.IsCode(cells[i]))
                     continue;
-                cells[i].ExecutionCount = ++count;
+                cells[i].ExecutionOrder = ++count;
                 options.Log?.WriteLine($"[{name}] cell {i} ({count})");
                 var cellClock = Stopwatch.StartNew();
-                var run = kernel.Run(cells[i].Source, new CellOutputs(cells[i].Outputs), count);
+                var run = kernel.Run(cells[i], count);
                 options.Log?.WriteLine($"[{name}] cell {i} {(run.Succeeded ? "ok" : "FAILED")} in {cellClock.Elapsed.TotalSeconds:F1}s");
                 if (!run.Succeeded)
-                    (failed, error) = (i, $"cell {i} (execution {count}) {run.Error}");
+                    (failed, error) = (i, $"cell {i} (execution {count}): {run.Error}");
             }
         }
         finally
         {
             Environment.CurrentDirectory = previousDirectory;
         }
-        notebook.Metadata["seg_executor"] = new JsonObject
+        notebook.Metadata["seg_executor"] = new Dictionary<string, object?>
         {
-            ["source"] = notebook.Path,
-            ["parameters"] = new JsonObject([.. (options.Parameters ?? new Dictionary<string, string>()).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]),
+            ["source"] = source,
+            ["parameters"] = (options.Parameters ?? new Dictionary<string, string>()).ToDictionary(p => p.Key, p => (object?)p.Value),
             ["duration_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
             ["failed_cell"] = failed,
             ["error"] = error,
         };
-        notebook.Save(executed);
+        Directory.CreateDirectory(folder);
+        NotebookFile.Save(notebook, executed);
         AtomicFile.WriteText(report, NotebookReport.Html(notebook, name));
-        return new NotebookRunResult(notebook.Path, executed, report, failed, error, clock.Elapsed, ignored);
+        return new NotebookRunResult(source, executed, report, failed, error, clock.Elapsed, ignored);
     }
 }

@@ -78,7 +78,7 @@ static class Cli
                 throw new ArgumentException($"-p '{p}' is not Name=Value");
             values[p[..eq]] = p[(eq + 1)..];
         }
-        var declared = notebooks.SelectMany(n => SegNotebooks.NotebookParameters.Declarations(SegNotebooks.Notebook.Load(n)).Keys).ToHashSet();
+        var declared = notebooks.SelectMany(n => SegNotebooks.NotebookParameters.Declarations(SegNotebooks.NotebookFile.Load(n)).Keys).ToHashSet();
         var unknown = values.Keys.Where(k => !declared.Contains(k)).ToList();
         if (unknown.Count > 0)
             throw new ArgumentException($"no notebook's parameters cell declares {string.Join(", ", unknown)}; check the spelling (names are case-sensitive)");

@@ -4,10 +4,11 @@ using System.Text.Json.Nodes;
 namespace SegHelpers.Notebooks;
 
 /// <summary>
-/// A plotly.js chart (traces and layout, plotly's own JSON) displayed as notebook HTML. plotly.js comes from the page
-/// when it is already there (the executor's HTML reports inline it) and from the plotly CDN otherwise, so the same output
-/// draws in Jupyter and in a saved report. Built directly rather than through Plotly.NET, whose FSharp.Core 10.1 cannot
-/// load inside the .NET Interactive kernel (which carries FSharp.Core 10.0).
+/// A plotly.js chart (traces and layout, plotly's own JSON) displayed as notebook HTML. plotly.js comes from the page:
+/// a notebook displays <see cref="OfflineScript"/> once above its charts (as plotly.py's <c>init_notebook_mode</c> does)
+/// and the HTML reports inline it, so charts draw without internet, live and in saved notebooks; without it, from the
+/// plotly CDN. Built directly rather than through Plotly.NET, whose FSharp.Core 10.1 cannot load inside the .NET
+/// Interactive kernel (which carries FSharp.Core 10.0).
 /// </summary>
 /// <param name="Data">The traces.</param>
 /// <param name="Layout">The layout.</param>
@@ -16,6 +17,27 @@ public sealed record Figure(JsonArray Data, JsonObject Layout)
 {
     /// <summary>The plotly.js version the figures are drawn with.</summary>
     public const string PlotlyVersion = "2.28.0";
+
+    static readonly Lazy<string> Script = new(() =>
+    {
+        using var stream = typeof(Figure).Assembly.GetManifestResourceStream("plotly.min.js")
+            ?? throw new InvalidOperationException("SegHelpers was built without its embedded plotly.min.js");
+        return new StreamReader(stream).ReadToEnd();
+    });
+
+    /// <summary>plotly.js itself (MIT licensed), embedded in this library.</summary>
+    public static string PlotlyJs => Script.Value;
+
+    /// <summary>Marks the script element of <see cref="OfflineScript"/>, so that a report does not inline plotly.js twice.</summary>
+    public const string OfflineMarker = "data-seg-plotly";
+
+    /// <summary>
+    /// plotly.js as one notebook output (3.6 MB): displayed once above a notebook's charts, it lets all of them draw with no
+    /// internet, in Jupyter and when the saved notebook is opened later. <c>define</c>, <c>module</c> and <c>exports</c>
+    /// are hidden from it so that it sets <c>window.Plotly</c> also where RequireJS is loaded (the classic notebook).
+    /// </summary>
+    public static HtmlView OfflineScript() => new(
+        $"<script type=\"text/javascript\" {OfflineMarker}=\"{PlotlyVersion}\">(function (define, module, exports) {{\n{PlotlyJs}\n}})();</script>");
 
     /// <summary>A div and the script that draws the chart into it.</summary>
     public string Html
@@ -77,8 +99,8 @@ public sealed record Figure(JsonArray Data, JsonObject Layout)
         return axis;
     }
 
-    /// <summary>Writes a standalone page (plotly.js from the CDN).</summary>
-    public void Save(string path) => AtomicFile.WriteText(path, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{Html}</body></html>\n");
+    /// <summary>Writes a standalone page that draws offline (plotly.js inline).</summary>
+    public void Save(string path) => AtomicFile.WriteText(path, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\">{OfflineScript().Html}</head><body>{Html}</body></html>\n");
 
     /// <summary>The figure as plotly JSON: <c>{"data": …, "layout": …}</c>.</summary>
     public string ToJson() => new JsonObject { ["data"] = Data.DeepClone(), ["layout"] = Layout.DeepClone() }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });

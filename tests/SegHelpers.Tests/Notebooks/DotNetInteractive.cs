@@ -85,7 +85,7 @@ sealed class DotNetInteractive : IDisposable
             string? type = envelope?["eventType"]?.GetValue<string>();
             bool mine = envelope?["command"]?["token"]?.GetValue<string>() == token;
             if (type is "ReturnValueProduced" or "DisplayedValueProduced" or "DisplayedValueUpdated" && envelope!["event"]?["formattedValues"] is JsonArray values)
-                mimeTypes.AddRange(values.Select(v => v!["mimeType"]!.GetValue<string>() + (v["value"]!.GetValue<string>().Contains("Plotly.newPlot") ? ":plotly" : "")));
+                mimeTypes.AddRange(values.Select(v => v!["mimeType"]!.GetValue<string>() + (v["value"]!.GetValue<string>().Contains("Plotly.newPlot", StringComparison.Ordinal) ? ":plotly" : "")));
             if (mine && type == "CommandSucceeded")
                 return (true, mimeTypes, null);
             if (mine && type == "CommandFailed")

@@ -45,6 +45,18 @@ static class NotebookFiles
 
     public static JsonArray Outputs(JsonArray cells, int index) => (JsonArray)cells[index]!["outputs"]!;
 
+    /// <summary>An nbformat multi-line string (one string, or a list of lines) as one string.</summary>
+    public static string Text(JsonNode? node) => node switch
+    {
+        JsonArray lines => string.Concat(lines.Select(l => l!.GetValue<string>())),
+        JsonValue text => text.GetValue<string>(),
+        _ => throw new ArgumentException($"not a string or a list of strings: {node?.ToJsonString()}"),
+    };
+
+    /// <summary>A code cell that references the SegHelpers build the tests run against, as the product notebooks do.</summary>
+    public static (string, string, string[]) ReferenceSegHelpers() =>
+        Code($"#r \"{Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll")}\"\n#r \"{Path.Combine(AppContext.BaseDirectory, "SkiaSharp.dll")}\"\n#r \"{Path.Combine(AppContext.BaseDirectory, "SegHelpers.dll")}\"");
+
     /// <summary>Asserts the structure nbformat 4.5's schema requires of the notebook, its cells and its outputs.</summary>
     public static void AssertValid(string path)
     {

@@ -20,8 +20,13 @@ public class ProductNotebooksTests
         return notebooks;
     }
 
+    /// <summary>
+    /// The five notebooks run through <c>seg notebook run</c> (the kernel hosted in-process) and, cell by cell, through the
+    /// kernel tool itself over its stdio protocol (as a Jupyter front end submits them), with the same tiny parameters:
+    /// both succeed, and every cell's outputs carry the same MIME types in both.
+    /// </summary>
     [Fact]
-    public void All_five_notebooks_run_top_to_bottom_and_show_their_charts_and_images()
+    public void All_five_notebooks_run_in_seg_and_in_the_kernel_tool_with_the_same_outputs()
     {
         using var dir = new TempDir();
         var notebooks = Notebooks();
@@ -31,65 +36,61 @@ public class ProductNotebooksTests
 
         Assert.True(exit == 0, stdout + stderr);
         Assert.DoesNotContain("NNPACK", stdout + stderr); // the main job runs these notebooks the same way
-        foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension))
+        var seg = new Dictionary<string, List<string>>();
+        foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension).OfType<string>())
         {
             string executed = dir[$"out/{name}.ipynb"];
             AssertValid(executed);
             var cells = Cells(executed);
-            Assert.All(cells.Where(c => c!["cell_type"]!.GetValue<string>() == "code"), c => Assert.NotNull(c!["execution_count"]));
+            var code = cells.Where(c => c!["cell_type"]!.GetValue<string>() == "code").ToList();
+            Assert.All(code, c => Assert.NotNull(c!["execution_count"]));
             Assert.DoesNotContain(cells.SelectMany(c => c!["outputs"]?.AsArray() ?? []), o => o!["output_type"]!.GetValue<string>() == "error");
             Assert.True(File.Exists(dir[$"out/{name}.html"]));
+            seg[name] = [.. code.Where(c => !(c!["metadata"]?["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "injected-parameters") ?? false))
+                .Select(c => MimeTypes((c!["outputs"]?.AsArray() ?? []).SelectMany(o => o!["data"]?.AsObject().Select(d => d.Key + Plotly(Text(d.Value))) ?? [])))];
         }
-        string MimeTypes(string name) => string.Join(" ", Cells(dir[$"out/{name}.ipynb"]).SelectMany(c => c!["outputs"]?.AsArray() ?? [])
-            .SelectMany(o => o!["data"]?.AsObject().Select(d => d.Key + (d.Value!.GetValue<string>().Contains("Plotly.newPlot") ? ":plotly" : "")) ?? []));
-        Assert.Contains("image/png", MimeTypes("01-data"));
-        Assert.Contains("text/html:plotly", MimeTypes("01-data"));
-        Assert.Contains("image/png", MimeTypes("02-encoder"));
-        Assert.Contains("text/html:plotly", MimeTypes("04-training"));
-        Assert.Contains("text/html:plotly", MimeTypes("05-evaluation"));
+        string All(string name) => string.Join(" ", seg[name]);
+        Assert.Contains("image/png", All("01-data"));
+        Assert.Contains("text/html:plotly", All("01-data"));
+        Assert.Contains("image/png", All("02-encoder"));
+        Assert.Contains("text/html:plotly", All("04-training"));
+        Assert.Contains("text/html:plotly", All("05-evaluation"));
         Assert.Contains("Plotly.newPlot", File.ReadAllText(dir["out/05-evaluation.html"]));
         Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
         Assert.True(File.Exists(dir["artifacts/eval/metrics.json"]));
         Assert.Equal(Directory.GetFiles(dir["artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png").Length);
         Assert.Contains($"{Directory.GetFiles(dir["artifacts/submission"]).Length} submission maps", File.ReadAllText(dir["out/05-evaluation.ipynb"]));
         Assert.Equal(2, Directory.GetFiles(dir["artifacts/overlays"]).Length);
-    }
 
-    [Fact]
-    public void All_five_notebooks_run_unmodified_in_the_real_dotnet_interactive_kernel()
-    {
-        using var dir = new TempDir();
-        var values = new Dictionary<string, string>(Tiny) { ["Artifacts"] = dir["artifacts"] };
-        var produced = new Dictionary<string, List<string>>();
+        // The same notebooks, unmodified, in the kernel tool: fresh artifacts, so that nothing is reused from the run above.
+        var values = new Dictionary<string, string>(Tiny) { ["Artifacts"] = dir["tool-artifacts"] };
         var kernelErrors = new System.Text.StringBuilder();
-
-        foreach (var path in Notebooks())
+        foreach (var path in notebooks)
         {
             string name = Path.GetFileNameWithoutExtension(path);
-            var notebook = SegNotebooks.Notebook.Load(path);
+            var notebook = SegNotebooks.NotebookFile.Load(path);
             using var kernel = DotNetInteractive.Start(Path.GetDirectoryName(path)!, kernelErrors);
-            produced[name] = [];
-            foreach (var cell in notebook.Cells.Where(c => c.Type == "code"))
+            var tool = new List<string>();
+            foreach (var cell in notebook.Elements.Where(SegNotebooks.NotebookFile.IsCode))
             {
-                var (ok, mimeTypes, error) = kernel.Submit(cell.Source);
-                Assert.True(ok, $"{name}: the kernel failed on\n{cell.Source}\n{error}");
-                produced[name].AddRange(mimeTypes);
-                if (cell.Tags.Contains(SegNotebooks.NotebookParameters.Tag))
+                var (ok, mimeTypes, error) = kernel.Submit(cell.Contents);
+                Assert.True(ok, $"{name}: the kernel failed on\n{cell.Contents}\n{error}");
+                tool.Add(MimeTypes(mimeTypes));
+                if (SegNotebooks.NotebookParameters.IsParameters(cell))
                 {
-                    string injected = SegNotebooks.NotebookParameters.Assignments(cell.Source, values, out _);
+                    string injected = SegNotebooks.NotebookParameters.Assignments(cell.Contents, values, out _);
                     (ok, _, error) = kernel.Submit(injected);
                     Assert.True(ok, $"{name}: parameters {injected}: {error}");
                 }
             }
+            Assert.Equal(tool, seg[name]);
         }
-
-        Assert.Contains("image/png", produced["01-data"]);
-        Assert.Contains("text/html:plotly", produced["01-data"]);
-        Assert.Contains("text/html", produced["01-data"]);
-        Assert.Contains("image/png", produced["02-encoder"]);
-        Assert.Contains("text/html:plotly", produced["04-training"]);
-        Assert.Contains("text/html:plotly", produced["05-evaluation"]);
-        Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
+        Assert.True(File.Exists(dir["tool-artifacts/run/best.safetensors"]));
         Assert.DoesNotContain("NNPACK", kernelErrors.ToString());
     }
+
+    /// <summary>A cell's outputs as the sorted distinct MIME types they carry (an updated output counts once).</summary>
+    static string MimeTypes(IEnumerable<string> types) => string.Join(",", types.Distinct().Order(StringComparer.Ordinal));
+
+    static string Plotly(string content) => content.Contains("Plotly.newPlot", StringComparison.Ordinal) ? ":plotly" : "";
 }
