@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using SegHelpers;
 using SegHelpers.Data;
 
 namespace SegCli.Commands;
@@ -36,9 +37,7 @@ static class CheckCommand
         Console.WriteLine($"testing   {report.TestImages} images");
         Console.WriteLine($"sizes     {string.Join(", ", report.ImageSizes.Select(kv => $"{kv.Key} ({kv.Value})"))}");
         Console.WriteLine();
-        Console.WriteLine($"{"category",-9} {"pairs",6} {"road",8} {"non-road",9} {"don't-care",11}");
-        foreach (var c in report.Categories.Append(report.All))
-            Console.WriteLine($"{c.Name,-9} {c.Pairs,6} {c.Road,8:P1} {c.NonRoad,9:P1} {c.DontCare,11:P1}");
+        Console.Write(Table.Dataset(report).ToText());
         if (report.Problems.Count > 0)
         {
             Console.WriteLine();

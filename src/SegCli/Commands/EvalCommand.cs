@@ -72,7 +72,7 @@ static class EvalCommand
                 Console.WriteLine(File.ReadAllText(metrics));
                 return 0;
             }
-            Print(report.Benchmark);
+            Console.Write(Table.Benchmark(report.Benchmark).ToText());
             Console.WriteLine();
             Console.WriteLine($"at p ≥ 0.5: road IoU {report.Matrix.IoU(RoadLabel.Road):F4}  mean IoU {report.Matrix.MeanIoU():F4}  pixel accuracy {report.Matrix.PixelAccuracy():F4}");
             Console.WriteLine($"worst: {string.Join(", ", report.Worst(3).Select(i => $"{i.Id} ({i.RoadIoU:F3})"))}");
@@ -80,14 +80,5 @@ static class EvalCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>The benchmark table, figures in percent as the KITTI site shows them.</summary>
-    public static void Print(IEnumerable<BenchmarkScores> scores)
-    {
-        Console.WriteLine($"{"category",-11} {"images",6} {"MaxF",7} {"AP",7} {"PRE",7} {"REC",7} {"FPR",7} {"FNR",7} {"thresh",7}");
-        foreach (var s in scores)
-            Console.WriteLine($"{s.Category,-11} {s.Images,6} {100 * s.MaxF,7:F2} {100 * s.AveragePrecision,7:F2} {100 * s.Precision,7:F2} {100 * s.Recall,7:F2} " +
-                              $"{100 * s.FalsePositiveRate,7:F2} {100 * s.FalseNegativeRate,7:F2} {s.BestThreshold,7:F3}");
     }
 }

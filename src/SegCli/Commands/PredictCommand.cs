@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.RegularExpressions;
 using SegHelpers;
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
@@ -8,7 +7,7 @@ using SegHelpers.Native;
 namespace SegCli.Commands;
 
 /// <summary><c>seg predict</c>: road probability maps, masks and overlays for an image or a folder.</summary>
-static partial class PredictCommand
+static class PredictCommand
 {
     public static Command Create()
     {
@@ -34,7 +33,7 @@ static partial class PredictCommand
             if (files.Count == 0)
                 throw new BadInputException(source, "holds no .png or .jpg images", "point --input at KITTI's image_2 folder or an image");
             bool asKitti = parse.GetValue(kitti);
-            var names = files.Select(f => asKitti ? KittiName(f) : Path.GetFileNameWithoutExtension(f) + ".png").ToList();
+            var names = files.Select(f => asKitti ? KittiRoad.SampleOf(f).ResultName() : Path.GetFileNameWithoutExtension(f) + ".png").ToList();
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
             var folders = new[] { "probs", "masks", "overlays" }.ToDictionary(n => n, n => Path.Combine(outDir, n));
             Directory.CreateDirectory(folders["probs"]);
@@ -72,17 +71,5 @@ static partial class PredictCommand
             return 0;
         }));
         return command;
-    }
-
-    [GeneratedRegex(@"^(um|umm|uu)_(\d{6})$")]
-    private static partial Regex KittiImage();
-
-    /// <summary>um_000012.png → um_road_000012.png, the devkit's result name.</summary>
-    static string KittiName(string file)
-    {
-        var m = KittiImage().Match(Path.GetFileNameWithoutExtension(file));
-        if (!m.Success)
-            throw new BadInputException(file, "is not named like a KITTI Road image ({um,umm,uu}_NNNNNN.png)", "drop --kitti, or rename the images as KITTI does");
-        return $"{m.Groups[1].Value}_road_{m.Groups[2].Value}.png";
     }
 }

@@ -74,13 +74,18 @@ static class TrainCommand
                 string dataDir = parse.GetValue(data) ?? throw new ArgumentException("--data is required for a new run (or use --resume RUN)");
                 string runDir = parse.GetValue(output) ?? throw new ArgumentException("--out is required for a new run");
                 var (h, w) = Cli.ParseSize(parse.GetValue(size)!);
-                var options = new TrainingOptions(
-                    parse.GetValue(epochs), parse.GetValue(batch), h, w, parse.GetValue(lr), parse.GetValue(optimizer)!,
-                    parse.GetValue(momentum), parse.GetValue(decay), parse.GetValue(schedule)!, parse.GetValue(warmup),
-                    parse.GetValue(variant)!, parse.GetValue(divisor), parse.GetValue(dropout), parse.GetValue(encoder),
-                    parse.GetValue(freeze), ParseWeights(parse.GetValue(classWeights)), parse.GetValue(valFraction),
-                    parse.GetValue(splitFile), !parse.GetValue(noAugment), parse.GetValue(every), parse.GetValue(patience),
-                    parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(precision)!);
+                var options = new TrainingOptions
+                {
+                    Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), Height = h, Width = w,
+                    LearningRate = parse.GetValue(lr), Optimizer = parse.GetValue(optimizer)!, Momentum = parse.GetValue(momentum),
+                    WeightDecay = parse.GetValue(decay), Schedule = parse.GetValue(schedule)!, WarmupEpochs = parse.GetValue(warmup),
+                    Variant = parse.GetValue(variant)!, WidthDivisor = parse.GetValue(divisor), Dropout = parse.GetValue(dropout),
+                    EncoderWeights = parse.GetValue(encoder), FreezeEncoderEpochs = parse.GetValue(freeze),
+                    ClassWeights = ParseWeights(parse.GetValue(classWeights)), ValidationFraction = parse.GetValue(valFraction),
+                    SplitFile = parse.GetValue(splitFile), Augment = !parse.GetValue(noAugment), CheckpointEvery = parse.GetValue(every),
+                    EarlyStoppingPatience = parse.GetValue(patience), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
+                    Precision = parse.GetValue(precision)!,
+                };
                 result = TrainingConsole.Run(progress => Trainer.Train(dataDir, runDir, options, progress, cancel.Token));
             }
             Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");

@@ -36,11 +36,11 @@ static class TrainingConsole
                     Console.WriteLine(m.Text);
                     break;
                 case StepEvent s when _sinceLine.Elapsed.TotalSeconds >= 10 || s.GlobalStep == 1:
-                    Console.WriteLine($"epoch {s.Epoch + 1} step {s.Step + 1}/{s.StepsPerEpoch}  loss {s.Loss:F4}  lr {s.LearningRate:g3}  {s.ImagesPerSecond:F1} img/s  eta {s.Eta:hh\\:mm\\:ss}");
+                    Console.WriteLine(ProgressLines.Step(s));
                     _sinceLine.Restart();
                     break;
                 case EpochEvent e:
-                    Console.WriteLine(Describe(e.Metrics) + $"  eta {e.Eta:hh\\:mm\\:ss}");
+                    Console.WriteLine(ProgressLines.Epoch(e.Metrics) + $"  eta {ProgressLines.Eta(e.Eta)}");
                     _sinceLine.Restart();
                     break;
             }
@@ -63,12 +63,9 @@ static class TrainingConsole
                     task.Value = s.GlobalStep;
                     break;
                 case EpochEvent e:
-                    AnsiConsole.WriteLine(Describe(e.Metrics));
+                    AnsiConsole.WriteLine(ProgressLines.Epoch(e.Metrics));
                     break;
             }
         }
     }
-
-    static string Describe(EpochMetrics m) =>
-        $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}  val loss {m.ValLoss:F4}  road IoU {m.RoadIoU:F4}  MaxF {100 * m.MaxF:F2}  {m.ImagesPerSecond:F1} img/s  {m.Seconds:F0}s{(m.IsBest ? "  *best" : "")}";
 }

@@ -40,7 +40,7 @@ public static class Bench
     public static BenchReport Run(BenchOptions options, Action<string>? log = null)
     {
         TorchNative.EnsureLoadable();
-        var device = options.Device == "auto" ? (cuda.is_available() ? CUDA : CPU) : torch.device(options.Device);
+        var device = Native.Devices.Resolve(options.Device);
         bool bf16 = options.Bf16 && (device.type == DeviceType.CUDA || CpuHasBf16);
         var figures = new List<Measurement>();
         var notes = new List<string>();

@@ -147,6 +147,18 @@ public sealed partial class KittiRoad
         return (image, RoadLabel.Decode(label, sample.LabelPath));
     }
 
+    /// <summary>
+    /// The sample an image file stands for, from its KITTI name (<c>{um,umm,uu}_NNNNNN.png</c>, any folder); a clear error
+    /// for any other name.
+    /// </summary>
+    public static KittiSample SampleOf(string imagePath, string? labelPath = null)
+    {
+        var m = ImageName().Match(Path.GetFileName(imagePath));
+        if (!m.Success)
+            throw new BadInputException(imagePath, "is not named like a KITTI Road image ({um,umm,uu}_NNNNNN.png)", "rename the images as KITTI does, or do not ask for KITTI names");
+        return new KittiSample(ParseCategory(m.Groups[1].Value), int.Parse(m.Groups[2].Value), imagePath, labelPath);
+    }
+
     static SortedDictionary<(RoadCategory Category, int Number), string> ListImages(string dir)
     {
         var found = new SortedDictionary<(RoadCategory, int), string>();

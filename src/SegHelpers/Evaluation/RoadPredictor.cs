@@ -50,13 +50,7 @@ public sealed class RoadPredictor : IDisposable
     {
         options = options with { BatchSize = Math.Max(1, options.BatchSize) };
         Options = options;
-        _device = options.Device switch
-        {
-            "auto" => cuda.is_available() ? CUDA : CPU,
-            "cpu" => CPU,
-            _ when cuda.is_available() => new Device(options.Device),
-            _ => throw new ArgumentException($"device {options.Device} was asked for but CUDA is not available here; use cpu or auto"),
-        };
+        _device = Native.Devices.Resolve(options.Device);
         var dtype = options.Precision switch
         {
             "fp32" => ScalarType.Float32,

@@ -25,14 +25,15 @@ public sealed class LiveTrainingChart(Action<object> update, Action<object>? sta
         {
             case StepEvent s when status is not null && (DateTime.UtcNow - _lastStatus).TotalSeconds >= 1:
                 _lastStatus = DateTime.UtcNow;
-                status(new HtmlView($"<code>epoch {s.Epoch + 1} step {s.Step + 1}/{s.StepsPerEpoch} · loss {s.Loss:F4} · {s.ImagesPerSecond:F1} img/s · ETA {s.Eta:hh\\:mm\\:ss}</code>"));
+                status(new HtmlView($"<code>{System.Net.WebUtility.HtmlEncode(ProgressLines.Step(s))}</code>"));
                 break;
             case EpochEvent e:
                 _history.RemoveAll(m => m.Epoch >= e.Metrics.Epoch);
                 _history.Add(e.Metrics);
                 update(Charts.TrainingCurves(_history));
-                Console.WriteLine($"epoch {e.Metrics.Epoch}: train loss {e.Metrics.TrainLoss:F4}  val loss {e.Metrics.ValLoss:F4}  road IoU {e.Metrics.RoadIoU:F4}  MaxF {100 * e.Metrics.MaxF:F2}{(e.Metrics.IsBest ? "  *best" : "")}");
-                status?.Invoke(new HtmlView($"<code>epoch {e.Metrics.Epoch}: val road IoU {e.Metrics.RoadIoU:F4} · MaxF {100 * e.Metrics.MaxF:F2} · ETA {e.Eta:hh\\:mm\\:ss}</code>"));
+                string line = ProgressLines.Epoch(e.Metrics) + $"  eta {ProgressLines.Eta(e.Eta)}";
+                Console.WriteLine(line);
+                status?.Invoke(new HtmlView($"<code>{System.Net.WebUtility.HtmlEncode(line)}</code>"));
                 break;
             case MessageEvent m:
                 Console.WriteLine(m.Text);

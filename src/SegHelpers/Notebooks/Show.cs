@@ -61,25 +61,16 @@ public static class Show
         return PngImage.Grid(tiles, columns);
     }
 
-    /// <summary>The benchmark table (percent, as the KITTI site shows it).</summary>
-    public static HtmlView Benchmark(IEnumerable<BenchmarkScores> scores)
-    {
-        var rows = scores.Select(s =>
-            $"<tr><th>{s.Category}</th><td>{s.Images}</td><td>{100 * s.MaxF:F2}</td><td>{100 * s.AveragePrecision:F2}</td><td>{100 * s.Precision:F2}</td>" +
-            $"<td>{100 * s.Recall:F2}</td><td>{100 * s.FalsePositiveRate:F2}</td><td>{100 * s.FalseNegativeRate:F2}</td><td>{s.BestThreshold:F3}</td></tr>");
-        return new HtmlView("<table><tr><th>category</th><th>images</th><th>MaxF</th><th>AP</th><th>PRE</th><th>REC</th><th>FPR</th><th>FNR</th><th>thresh</th></tr>" +
-                            string.Concat(rows) + "</table>");
-    }
+    /// <summary>The benchmark table (percent, as the KITTI site shows it; <c>seg eval</c> prints the same).</summary>
+    public static HtmlView Benchmark(IEnumerable<BenchmarkScores> scores) => new(Table.Benchmark(scores).ToHtml());
 
-    /// <summary>What <c>seg check</c> prints, as a table: pairs, sizes and class balance per category.</summary>
+    /// <summary>What <c>seg check</c> prints: pairs, sizes and class balance per category.</summary>
     public static HtmlView Dataset(DatasetReport report)
     {
-        var rows = report.Categories.Append(report.All).Select(c =>
-            $"<tr><th>{c.Name}</th><td>{c.Pairs}</td><td>{100 * c.Road:F1}%</td><td>{100 * c.NonRoad:F1}%</td><td>{100 * c.DontCare:F1}%</td></tr>");
         string sizes = string.Join(", ", report.ImageSizes.Select(s => $"{s.Key} ({s.Value})"));
         string problems = report.Problems.Count == 0 ? "no problems found" : $"<b>{report.Problems.Count} problems</b>: " + WebUtility.HtmlEncode(string.Join("; ", report.Problems.Take(5)));
         return new HtmlView($"<p>{WebUtility.HtmlEncode(report.Root)}: {report.TrainingPairs} labelled pairs, {report.TestImages} test images; sizes {sizes}; {problems}</p>" +
-                            "<table><tr><th>category</th><th>pairs</th><th>road</th><th>non-road</th><th>don't care</th></tr>" + string.Concat(rows) + "</table>");
+                            Table.Dataset(report).ToHtml());
     }
 
     /// <summary>A model summary as a table: stage, output shape, parameters.</summary>

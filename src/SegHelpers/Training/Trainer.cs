@@ -46,7 +46,7 @@ public sealed class Trainer : IDisposable
         _o = info.Options;
         _progress = progress;
         _o.Validate();
-        _device = ResolveDevice(_o.Device);
+        _device = Native.Devices.Resolve(_o.Device);
         var data = KittiRoad.Open(info.Data);
         var (trainSamples, valSamples) = info.Split(data);
         if (trainSamples.Count == 0 || valSamples.Count == 0)
@@ -395,14 +395,6 @@ public sealed class Trainer : IDisposable
         new(_run, status, _state.Epoch, _state.BestEpoch, Math.Max(_state.BestRoadIoU, 0), _history.ToList(), message);
 
     void Report(TrainingEvent e) => _progress?.Report(e);
-
-    static Device ResolveDevice(string name) => name switch
-    {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        _ when cuda.is_available() => new Device(name),
-        _ => throw new ArgumentException($"device {name} was asked for but CUDA is not available here; use --device cpu or auto"),
-    };
 
     /// <inheritdoc />
     public void Dispose()

@@ -4,6 +4,28 @@ namespace SegHelpers.Tests.Data;
 
 public class KittiRoadTests
 {
+    [Theory]
+    [InlineData("/any/where/umm_000012.png", "umm_000012", "umm_road_000012.png")]
+    [InlineData("uu_000095.png", "uu_000095", "uu_road_000095.png")]
+    public void A_KITTI_file_name_gives_its_sample_and_result_name(string path, string id, string result)
+    {
+        var sample = KittiRoad.SampleOf(path);
+
+        Assert.Equal((id, result, path), (sample.Id, sample.ResultName(), sample.ImagePath));
+    }
+
+    [Theory]
+    [InlineData("photo.png")]
+    [InlineData("um_12.png")]
+    [InlineData("umx_000012.png")]
+    public void Any_other_name_is_refused_naming_the_file_and_the_pattern(string path)
+    {
+        var error = Assert.Throws<BadInputException>(() => KittiRoad.SampleOf(path));
+
+        Assert.Contains(path, error.Message);
+        Assert.Contains("{um,umm,uu}_NNNNNN.png", error.Message);
+    }
+
     [Fact]
     public void Pairs_images_with_road_labels_and_lists_test_images()
     {
