@@ -36,10 +36,10 @@ static class EvalCommand
                 throw new ArgumentException("--split val needs --model RUN, whose options.json holds the split");
             if (modelPath is null && parse.GetValue(probs) is null)
                 throw new ArgumentException("pass --model RUN (a run folder or checkpoint) or --probs DIR");
-            var run = modelPath is null ? null : new RunFolder(Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
-            IReadOnlyList<KittiSample> samples = which == "all" || run is not { HasRun: true } ? dataset.Training : run.ReadInfo().Split(dataset).Validation;
-            if (which == "val" && run is not { HasRun: true })
-                Console.Error.WriteLine($"note: {modelPath} is not in a run folder, so there is no validation split; scoring all {samples.Count} labelled images");
+            string? note = null;
+            IReadOnlyList<KittiSample> samples = modelPath is null ? dataset.Training : RoadEvaluation.SamplesFor(dataset, modelPath, which, out note);
+            if (note is not null)
+                Console.Error.WriteLine($"note: {note}");
             EvaluationReport report;
             string outDir, mapsDir;
             if (parse.GetValue(probs) is { } probsDir)
@@ -47,6 +47,8 @@ static class EvalCommand
                 mapsDir = Path.GetFullPath(probsDir);
                 outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.GetDirectoryName(mapsDir)!);
                 report = CountProgress.Run("scoring", samples.Count, progress => RoadEvaluation.Score(samples, mapsDir, progress));
+                Directory.CreateDirectory(outDir);
+                report.WriteJson(Path.Combine(outDir, "metrics.json"));
             }
             else
             {
@@ -58,15 +60,13 @@ static class EvalCommand
                     options = options with { Height = h, Width = w };
                 }
                 using var predictor = RoadPredictor.Load(modelPath!, options);
-                outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(run!.Path, $"eval-{which}"));
+                var modelFolder = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath!))!;
+                outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(modelFolder, $"eval-{which}"));
                 mapsDir = Path.Combine(outDir, "probs");
-                Directory.CreateDirectory(mapsDir);
                 Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width} in {predictor.Options.Precision}{(options.Flip ? " with flip averaging" : "")}");
-                report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.Run(predictor, samples, mapsDir, progress));
+                report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.RunInto(predictor, samples, outDir, progress));
             }
-            Directory.CreateDirectory(outDir);
             string metrics = Path.Combine(outDir, "metrics.json");
-            report.WriteJson(metrics);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(File.ReadAllText(metrics));

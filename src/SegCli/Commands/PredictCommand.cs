@@ -27,19 +27,16 @@ static class PredictCommand
         command.SetAction(parse => Cli.Run(() =>
         {
             string source = parse.GetValue(input)!;
-            var files = Directory.Exists(source)
+            var images = Directory.Exists(source)
                 ? Directory.GetFiles(source).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).Order().ToList()
                 : File.Exists(source) ? [source] : throw new BadInputException(source, "not found", "pass an image file or a folder of PNG/JPEG images");
-            if (files.Count == 0)
+            if (images.Count == 0)
                 throw new BadInputException(source, "holds no .png or .jpg images", "point --input at KITTI's image_2 folder or an image");
-            bool asKitti = parse.GetValue(kitti);
-            var names = files.Select(f => asKitti ? KittiRoad.SampleOf(f).ResultName() : Path.GetFileNameWithoutExtension(f) + ".png").ToList();
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
-            var folders = new[] { "probs", "masks", "overlays" }.ToDictionary(n => n, n => Path.Combine(outDir, n));
-            Directory.CreateDirectory(folders["probs"]);
-            Directory.CreateDirectory(folders["masks"]);
-            if (parse.GetValue(overlay))
-                Directory.CreateDirectory(folders["overlays"]);
+            var files = new PredictionFiles(Path.Combine(outDir, "probs"), Path.Combine(outDir, "masks"),
+                parse.GetValue(overlay) ? Path.Combine(outDir, "overlays") : null, KittiNames: parse.GetValue(kitti));
+            if (files.KittiNames)
+                _ = images.Select(f => KittiRoad.SampleOf(f)).ToList(); // every name checked before any work
 
             TorchNative.EnsureLoadable();
             string modelPath = parse.GetValue(model)!;
@@ -50,24 +47,9 @@ static class PredictCommand
                 options = options with { Height = h, Width = w };
             }
             using var predictor = RoadPredictor.Load(modelPath, options);
-            int done = 0;
-            foreach (var chunk in files.Zip(names).Chunk(options.BatchSize))
-            {
-                var images = chunk.Select(c => ImageFile.ReadRgb(c.First)).ToArray();
-                var probabilities = predictor.PredictMany(images).ToArray();
-                for (int i = 0; i < chunk.Length; i++)
-                {
-                    var (p, name, stem) = (probabilities[i], chunk[i].Second, Path.GetFileNameWithoutExtension(chunk[i].First) + ".png");
-                    ImageFile.WriteGrayPng(Path.Combine(folders["probs"], name), p.Width, p.Height, p.Values);
-                    ImageFile.WriteGrayPng(Path.Combine(folders["masks"], stem), p.Width, p.Height, Overlay.BinaryMask(p));
-                    if (parse.GetValue(overlay))
-                        ImageFile.WritePng(Path.Combine(folders["overlays"], stem), Overlay.Road(images[i], p));
-                }
-                done += chunk.Length;
-                Console.Error.WriteLine($"{done}/{files.Count}");
-            }
-            Console.WriteLine($"wrote {files.Count} probability maps to {folders["probs"]} and masks to {folders["masks"]}" +
-                              (parse.GetValue(overlay) ? $", overlays to {folders["overlays"]}" : ""));
+            CountProgress.Run("predicting", images.Count, progress => PredictionWriter.Write(predictor, images, files, progress));
+            Console.WriteLine($"wrote {images.Count} probability maps to {files.Probabilities} and masks to {files.Masks}" +
+                              (files.Overlays is null ? "" : $", overlays to {files.Overlays}"));
             return 0;
         }));
         return command;

@@ -38,4 +38,39 @@ public static class Presets
 
     /// <summary>Resize to the model's input size and ImageNet normalisation; nothing random.</summary>
     public static IPairedTransform Eval(int height, int width) => new Compose(new Resize(height, width), new Normalize());
+
+    /// <summary>
+    /// What the training preset makes of one labelled sample: <paramref name="count"/> random draws (seeds
+    /// <paramref name="seed"/>, <paramref name="seed"/> + 1, …), normalisation undone, the label drawn on each.
+    /// </summary>
+    public static IReadOnlyList<RgbImage> Preview(KittiSample sample, PresetOptions options, int count, int seed = 0)
+    {
+        var (image, mask) = KittiRoad.LoadPair(sample);
+        var transform = Train(options);
+        var normalize = new Normalize();
+        var draws = new List<RgbImage>();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var x = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).div_(255f);
+        var y = TorchSharp.torch.tensor(mask, [image.Height, image.Width]);
+        for (int i = 0; i < count; i++)
+        {
+            var (a, b) = transform.Apply(x, y, new Random(seed + i));
+            draws.Add(Evaluation.Overlay.Label(RgbImage.FromTensor(normalize.Invert(a)), b.to(TorchSharp.torch.ScalarType.Byte).data<byte>().ToArray()));
+        }
+        return draws;
+    }
+
+    /// <summary>
+    /// The network's input for one image, as prediction makes it: 0–1 floats, <see cref="Eval"/> (resize to
+    /// <paramref name="height"/>×<paramref name="width"/>, ImageNet normalisation); [3, H, W].
+    /// </summary>
+    public static TorchSharp.torch.Tensor EvalInput(RgbImage image, int height, int width) => EvalInput(Eval(height, width), image);
+
+    internal static TorchSharp.torch.Tensor EvalInput(IPairedTransform eval, RgbImage image)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var pixels = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).div_(255f);
+        var noLabel = TorchSharp.torch.zeros([image.Height, image.Width], TorchSharp.torch.ScalarType.Byte);
+        return eval.Apply(pixels, noLabel, new Random(0)).Image.MoveToOuterDisposeScope();
+    }
 }

@@ -34,4 +34,30 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
         var hwc = bytes.cpu().permute(1, 2, 0).contiguous();
         return new RgbImage((int)chw.shape[2], (int)chw.shape[1], hwc.data<byte>().ToArray());
     }
+
+    /// <summary>Nearest-neighbour scaling to <paramref name="width"/> pixels wide, aspect kept (for showing, not for the network).</summary>
+    public RgbImage ScaledToWidth(int width)
+    {
+        int height = Math.Max(1, (int)Math.Round((double)Height * width / Width));
+        var pixels = new byte[width * height * 3];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                Array.Copy(Pixels, 3 * (y * Height / height * Width + x * Width / width), pixels, 3 * (y * width + x), 3);
+        return new RgbImage(width, height, pixels);
+    }
+
+    /// <summary>The first <paramref name="count"/> channels of a [1, C, H, W] feature map as gray images, each scaled to its own range.</summary>
+    public static IReadOnlyList<RgbImage> FromChannels(Tensor features, int count)
+    {
+        using var scope = NewDisposeScope();
+        var maps = features.detach().cpu().to(ScalarType.Float32)[0];
+        var images = new List<RgbImage>();
+        for (int c = 0; c < Math.Min(count, maps.shape[0]); c++)
+        {
+            var m = maps[c];
+            var gray = (m - m.min()) / (m.max() - m.min()).clamp_min(1e-6f);
+            images.Add(FromTensor(gray.unsqueeze(0).expand(3, -1, -1)));
+        }
+        return images;
+    }
 }

@@ -59,6 +59,47 @@ public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, 
 public static class RoadEvaluation
 {
     /// <summary>
+    /// The labelled images <paramref name="modelPath"/> (a run folder or a checkpoint in one) is scored on: <c>val</c>, its run's
+    /// validation split, or <c>all</c>. A checkpoint outside a run folder has no split, so <c>val</c> scores all and
+    /// <paramref name="note"/> says so.
+    /// </summary>
+    public static IReadOnlyList<KittiSample> SamplesFor(KittiRoad data, string modelPath, string split, out string? note)
+    {
+        if (split is not ("val" or "all"))
+            throw new ArgumentException($"the split must be val or all, not '{split}'");
+        var run = new Training.RunFolder(Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+        note = split == "val" && !run.HasRun
+            ? $"{modelPath} is not in a run folder, so there is no validation split; scoring all {data.Training.Count} labelled images"
+            : null;
+        return split == "all" || !run.HasRun ? data.Training : run.ReadInfo().Split(data).Validation;
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> into <paramref name="folder"/>: the probability maps in <c>probs/</c> and the figures in
+    /// <c>metrics.json</c>, what <c>seg eval</c> and notebook 05 leave behind.
+    /// </summary>
+    public static EvaluationReport RunInto(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string folder, IProgress<int>? progress = null)
+    {
+        string maps = Path.Combine(folder, "probs");
+        Directory.CreateDirectory(maps);
+        var report = Run(predictor, samples, maps, progress);
+        report.WriteJson(Path.Combine(folder, "metrics.json"));
+        return report;
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> images of <paramref name="report"/> with the lowest road IoU, predicted again and drawn
+    /// with their errors (<see cref="Overlay.Road"/>: missed road red, false road blue).
+    /// </summary>
+    public static IReadOnlyList<(RgbImage Overlay, ImageScore Score)> WorstOverlays(RoadPredictor predictor, EvaluationReport report, int count)
+    {
+        var worst = report.Worst(count);
+        var pairs = worst.Select(w => KittiRoad.LoadPair(w.Sample)).ToArray();
+        var probabilities = predictor.PredictMany(pairs.Select(p => p.Image)).ToArray();
+        return [.. worst.Select((score, i) => (Overlay.Road(pairs[i].Image, probabilities[i], pairs[i].Mask), score))];
+    }
+
+    /// <summary>
     /// Predicts every sample at its own size and scores it. With <paramref name="probabilityFolder"/>, also writes the
     /// KITTI probability maps there (so <c>seg eval --probs</c> and the devkit can score them again).
     /// </summary>
@@ -129,48 +170,5 @@ public static class RoadEvaluation
         }
 
         public EvaluationReport Report() => new(_benchmark.ScoreAll(), _matrix, Images);
-    }
-
-    /// <summary>
-    /// Writes the KITTI submission files for <paramref name="samples"/> (labelled or not): <c>{cat}_road_{NNNNNN}.png</c>,
-    /// 8-bit p × 255 at each image's size, as the benchmark and the devkit's <c>evaluateRoad.py</c> read them.
-    /// </summary>
-    public static int WriteProbabilityMaps(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string folder, IProgress<int>? progress = null)
-    {
-        int done = 0;
-        foreach (var chunk in samples.Chunk(predictor.Options.BatchSize))
-        {
-            var probabilities = predictor.PredictMany(chunk.Select(s => ImageFile.ReadRgb(s.ImagePath))).ToArray();
-            for (int i = 0; i < chunk.Length; i++)
-                ProbabilityMaps.Write(folder, chunk[i], probabilities[i].Width, probabilities[i].Height, probabilities[i].Values);
-            done += chunk.Length;
-            progress?.Report(done);
-        }
-        return done;
-    }
-
-    /// <summary>
-    /// Writes <c>{id}.png</c> overlays of <paramref name="samples"/> into <paramref name="folder"/>: predicted road green, and
-    /// where a label exists, missed road red and false road blue. Returns the files written.
-    /// </summary>
-    public static IReadOnlyList<string> WriteOverlays(RoadPredictor predictor, IEnumerable<KittiSample> samples, string folder)
-    {
-        Directory.CreateDirectory(folder);
-        var written = new List<string>();
-        foreach (var chunk in samples.Chunk(predictor.Options.BatchSize))
-        {
-            var images = chunk.Select(Load).ToArray();
-            var probabilities = predictor.PredictMany(images.Select(p => p.Image)).ToArray();
-            for (int i = 0; i < chunk.Length; i++)
-            {
-                string file = Path.Combine(folder, chunk[i].Id + ".png");
-                ImageFile.WritePng(file, Overlay.Road(images[i].Image, probabilities[i], images[i].Mask));
-                written.Add(file);
-            }
-        }
-        return written;
-
-        static (RgbImage Image, byte[]? Mask) Load(KittiSample sample) =>
-            sample.LabelPath is null ? (ImageFile.ReadRgb(sample.ImagePath), null) : KittiRoad.LoadPair(sample);
     }
 }

@@ -127,12 +127,7 @@ public sealed class RoadPredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var rng = new Random(0);
-        var inputs = images.Select(image =>
-        {
-            var pixels = image.ToTensor().to(ScalarType.Float32).div_(255f);
-            return _transform.Apply(pixels, zeros([image.Height, image.Width], ScalarType.Byte), rng).Image;
-        }).ToArray();
+        var inputs = images.Select(image => Presets.EvalInput(_transform, image)).ToArray();
         var batch = stack(inputs).to(_device);
         var logits = _model.call(batch).to(ScalarType.Float32);
         if (Options.Flip)

@@ -2,7 +2,7 @@ using SegHelpers.Training;
 
 namespace SegHelpers.Notebooks;
 
-/// <summary>What notebook 04's train cell does, so that re-running the notebook behaves the same every time.</summary>
+/// <summary>How the notebooks start a run (04's training, 03's decoder comparison), so that re-running a cell behaves the same every time.</summary>
 public static class NotebookTraining
 {
     /// <summary>
@@ -11,12 +11,12 @@ public static class NotebookTraining
     /// as re-running a notebook cell is expected to do, but only when the folder holds nothing but a run's own files
     /// (<see cref="RunFolder.ClearForNewRun"/>).
     /// </summary>
-    public static TrainingResult Run(string data, string runFolder, TrainingOptions options, bool resume, LiveTrainingChart live)
+    public static TrainingResult Run(string data, string runFolder, TrainingOptions options, bool resume = false, LiveTrainingChart? live = null)
     {
         var run = new RunFolder(runFolder);
         if (resume && run.HasRun && File.Exists(run.LastCheckpoint))
         {
-            live.Seed(run.ReadMetrics());
+            live?.Seed(run.ReadMetrics());
             return Trainer.Resume(run.Path, live);
         }
         run.ClearForNewRun();

@@ -5,7 +5,10 @@ using static TorchSharp.torch;
 
 namespace SegHelpers.Notebooks;
 
-/// <summary>Pictures and tables for notebooks: samples with their labels, augmentations, feature maps, benchmark tables, galleries.</summary>
+/// <summary>
+/// What the notebooks display, as pictures and HTML: samples with their labels, augmentations, feature maps, tables,
+/// galleries. The work behind each lives with its stage (<see cref="Presets"/>, <see cref="RoadEvaluation"/>, <see cref="Table"/>).
+/// </summary>
 public static class Show
 {
     /// <summary>
@@ -20,46 +23,18 @@ public static class Show
         foreach (var sample in picked)
         {
             var (image, mask) = KittiRoad.LoadPair(sample);
-            tiles.Add(Scale(image, width));
-            tiles.Add(Scale(Overlay.Label(image, mask), width));
+            tiles.Add(image.ScaledToWidth(width));
+            tiles.Add(Overlay.Label(image, mask).ScaledToWidth(width));
         }
         return PngImage.Grid(tiles, 2);
     }
 
     /// <summary>What the training preset makes of one sample: <paramref name="count"/> random draws, label drawn on each.</summary>
-    public static PngImage Augmentations(KittiSample sample, PresetOptions options, int count = 6, int seed = 0)
-    {
-        var (image, mask) = KittiRoad.LoadPair(sample);
-        var transform = Presets.Train(options);
-        var normalize = new Normalize();
-        var tiles = new List<RgbImage>();
-        using var scope = NewDisposeScope();
-        var x = image.ToTensor().to(ScalarType.Float32).div_(255f);
-        var y = tensor(mask, [image.Height, image.Width]);
-        for (int i = 0; i < count; i++)
-        {
-            var (a, b) = transform.Apply(x, y, new Random(seed + i));
-            var shown = RgbImage.FromTensor(normalize.Invert(a));
-            tiles.Add(Overlay.Label(shown, b.to(ScalarType.Byte).data<byte>().ToArray()));
-        }
-        return PngImage.Grid(tiles, Math.Min(count, 3));
-    }
+    public static PngImage Augmentations(KittiSample sample, PresetOptions options, int count = 6, int seed = 0) =>
+        PngImage.Grid(Presets.Preview(sample, options, count, seed), Math.Min(count, 3));
 
     /// <summary>The first <paramref name="count"/> channels of a [1, C, H, W] feature map, each scaled to its own range, as a gray grid.</summary>
-    public static PngImage FeatureMaps(Tensor features, int count = 8, int columns = 4)
-    {
-        using var scope = NewDisposeScope();
-        var maps = features.detach().cpu().to(ScalarType.Float32)[0];
-        var tiles = new List<RgbImage>();
-        for (int c = 0; c < Math.Min(count, maps.shape[0]); c++)
-        {
-            var m = maps[c];
-            var range = (m.max() - m.min()).clamp_min(1e-6f);
-            var gray = (m - m.min()) / range;
-            tiles.Add(RgbImage.FromTensor(gray.unsqueeze(0).expand(3, -1, -1)));
-        }
-        return PngImage.Grid(tiles, columns);
-    }
+    public static PngImage FeatureMaps(Tensor features, int count = 8, int columns = 4) => PngImage.Grid(RgbImage.FromChannels(features, count), columns);
 
     /// <summary>The benchmark table (percent, as the KITTI site shows it; <c>seg eval</c> prints the same).</summary>
     public static HtmlView Benchmark(IEnumerable<BenchmarkScores> scores) => new(Table.Benchmark(scores).ToHtml());
@@ -84,27 +59,6 @@ public static class Show
             $"<figure style=\"margin:0\">{i.Image.ToHtml(i.Caption)}<figcaption>{WebUtility.HtmlEncode(i.Caption)}</figcaption></figure>")) + "</div>");
 
     /// <summary>The <paramref name="count"/> images with the lowest road IoU, drawn with their errors (missed road red, false road blue).</summary>
-    public static HtmlView Worst(RoadPredictor predictor, EvaluationReport report, int count = 4, int width = 560)
-    {
-        var worst = report.Worst(count);
-        var items = new List<(PngImage, string)>();
-        foreach (var score in worst)
-        {
-            var (image, label) = KittiRoad.LoadPair(score.Sample);
-            var probability = predictor.Predict(image);
-            items.Add((PngImage.From(Scale(Overlay.Road(image, probability, label), width)), $"{score.Id}: road IoU {score.RoadIoU:F3}"));
-        }
-        return Gallery(items);
-    }
-
-    /// <summary>Nearest-neighbour scaling to <paramref name="width"/> pixels wide (aspect kept).</summary>
-    public static RgbImage Scale(RgbImage image, int width)
-    {
-        int height = Math.Max(1, (int)Math.Round((double)image.Height * width / image.Width));
-        var pixels = new byte[width * height * 3];
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-                Array.Copy(image.Pixels, 3 * (y * image.Height / height * image.Width + x * image.Width / width), pixels, 3 * (y * width + x), 3);
-        return new RgbImage(width, height, pixels);
-    }
+    public static HtmlView Worst(RoadPredictor predictor, EvaluationReport report, int count = 4, int width = 560) =>
+        Gallery(RoadEvaluation.WorstOverlays(predictor, report, count).Select(w => (PngImage.From(w.Overlay.ScaledToWidth(width)), $"{w.Score.Id}: road IoU {w.Score.RoadIoU:F3}")));
 }
