@@ -1,22 +1,12 @@
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
-using SegHelpers.Model;
 using SegHelpers.Tests.Data;
-using static TorchSharp.torch;
 
 namespace SegHelpers.Tests.Evaluation;
 
 public class PredictionWriterTests
 {
-    static RoadPredictor Tiny()
-    {
-        var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 1);
-        using var generator = new Generator(1, CPU);
-        using (no_grad())
-            foreach (var (_, p) in model.named_parameters().Where(p => p.name.Contains("score")))
-                p.normal_(0, 0.1, generator);
-        return new RoadPredictor(model, new PredictionOptions(32, 96, BatchSize: 2, Device: "cpu"));
-    }
+    static RoadPredictor Tiny() => RoadPredictorTests.Tiny();
 
     [Fact]
     public void Maps_masks_and_overlays_are_the_predictions_at_each_images_size_under_the_names_asked_for()

@@ -9,7 +9,7 @@ namespace SegHelpers.Tests.Evaluation;
 
 public class RoadPredictorTests
 {
-    static RoadPredictor Tiny(bool flip = false, int widthDivisor = 16)
+    internal static RoadPredictor Tiny(bool flip = false, int widthDivisor = 16)
     {
         var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: widthDivisor), seed: 1);
         using var generator = new Generator(1, CPU);

@@ -55,7 +55,18 @@ public class ProductNotebooksTests
         Assert.Contains("image/png", All("02-encoder"));
         Assert.Contains("text/html:plotly", All("04-training"));
         Assert.Contains("text/html:plotly", All("05-evaluation"));
-        Assert.Contains("Plotly.newPlot", File.ReadAllText(dir["out/05-evaluation.html"]));
+        foreach (var name in new[] { "01-data", "04-training", "05-evaluation" })
+        {
+            // Offline charts: plotly.js itself is an output above the first chart, once, in the notebook and in its report.
+            var outputs = Cells(dir[$"out/{name}.ipynb"]).SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => o!.ToJsonString()).ToList();
+            int script = outputs.FindIndex(o => o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
+            int chart = outputs.FindIndex(o => o.Contains("Plotly.newPlot", StringComparison.Ordinal) && !o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
+            Assert.True(script >= 0 && script < chart, $"{name}: plotly.js at output {script}, first chart at {chart}");
+            Assert.Single(outputs, o => o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
+            string report = File.ReadAllText(dir[$"out/{name}.html"]);
+            Assert.Equal(1, report.Split(SegHelpers.Notebooks.Figure.OfflineMarker).Length - 1);
+            Assert.Contains("Plotly.newPlot", report);
+        }
         Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
         Assert.True(File.Exists(dir["artifacts/eval/metrics.json"]));
         Assert.Equal(Directory.GetFiles(dir["artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png").Length);
