@@ -35,8 +35,6 @@ static class PredictCommand
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
             var files = new PredictionFiles(Path.Combine(outDir, "probs"), Path.Combine(outDir, "masks"),
                 parse.GetValue(overlay) ? Path.Combine(outDir, "overlays") : null, KittiNames: parse.GetValue(kitti));
-            if (files.KittiNames)
-                _ = images.Select(f => KittiRoad.SampleOf(f)).ToList(); // every name checked before any work
 
             TorchNative.EnsureLoadable();
             string modelPath = parse.GetValue(model)!;

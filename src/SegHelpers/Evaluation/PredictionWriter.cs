@@ -29,11 +29,12 @@ public static class PredictionWriter
 
     static int Write(RoadPredictor predictor, IEnumerable<Item> items, PredictionFiles files, IProgress<int>? progress)
     {
+        var all = items.ToList(); // names first: a file not named as KITTI names it fails before anything is written
         foreach (string? folder in new[] { files.Probabilities, files.Masks, files.Overlays })
             if (folder is not null)
                 Directory.CreateDirectory(folder);
         int done = 0;
-        foreach (var chunk in items.Chunk(predictor.Options.BatchSize))
+        foreach (var chunk in all.Chunk(predictor.Options.BatchSize))
         {
             var pairs = chunk.Select(Load).ToArray();
             var probabilities = predictor.PredictMany(pairs.Select(p => p.Image)).ToArray();
@@ -42,7 +43,7 @@ public static class PredictionWriter
                 var p = probabilities[i];
                 string name = MapName(chunk[i].ImagePath);
                 if (files.Probabilities is { } maps)
-                    ImageFile.WriteGrayPng(Path.Combine(maps, chunk[i].MapName), p.Width, p.Height, p.Values);
+                    ProbabilityMaps.Write(Path.Combine(maps, chunk[i].MapName), p);
                 if (files.Masks is { } masks)
                     ImageFile.WriteGrayPng(Path.Combine(masks, name), p.Width, p.Height, Overlay.BinaryMask(p));
                 if (files.Overlays is { } overlays)

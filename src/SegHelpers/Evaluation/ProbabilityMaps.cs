@@ -9,9 +9,13 @@ namespace SegHelpers.Evaluation;
 /// </summary>
 public static class ProbabilityMaps
 {
-    /// <summary>Writes one map atomically.</summary>
-    public static void Write(string folder, KittiSample sample, int width, int height, byte[] probability) =>
-        ImageFile.WriteGrayPng(Path.Combine(folder, sample.ResultName()), width, height, probability);
+    /// <summary>Writes <paramref name="sample"/>'s map into <paramref name="folder"/> under its KITTI name, atomically.</summary>
+    public static void Write(string folder, KittiSample sample, RoadProbability probability) =>
+        Write(Path.Combine(folder, sample.ResultName()), probability);
+
+    /// <summary>Writes one map to <paramref name="path"/> atomically (any name: <c>seg predict</c> without <c>--kitti</c>).</summary>
+    public static void Write(string path, RoadProbability probability) =>
+        ImageFile.WriteGrayPng(path, probability.Width, probability.Height, probability.Values);
 
     /// <summary>Reads one map; it must be grayscale and <paramref name="width"/>×<paramref name="height"/>.</summary>
     public static byte[] Read(string path, int width, int height)

@@ -114,7 +114,7 @@ public static class RoadEvaluation
             {
                 tally.Add(chunk[i], pairs[i].Mask, probabilities[i].Values);
                 if (probabilityFolder is not null)
-                    ProbabilityMaps.Write(probabilityFolder, chunk[i], probabilities[i].Width, probabilities[i].Height, probabilities[i].Values);
+                    ProbabilityMaps.Write(probabilityFolder, chunk[i], probabilities[i]);
                 progress?.Report(tally.Images.Count);
             }
         }

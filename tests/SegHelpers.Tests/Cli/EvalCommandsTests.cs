@@ -92,6 +92,7 @@ public class EvalCommandsTests
 
         Assert.Equal(2, exit);
         Assert.Contains("frame1.png", stderr);
+        Assert.False(Directory.Exists(dir["out/probs"]), "nothing is written before every name is checked");
     }
 
     [Fact]
