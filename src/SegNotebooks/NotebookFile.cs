@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.DotNet.Interactive.Documents;
 using Microsoft.DotNet.Interactive.Documents.Jupyter;
 using SegHelpers;
@@ -25,6 +26,7 @@ public static class NotebookFile
         if (!File.Exists(path))
             throw new BadInputException(path, "not found", "pass the path of an .ipynb notebook");
         string json = File.ReadAllText(path);
+        var raw = new List<int>();
         try
         {
             using var parsed = JsonDocument.Parse(json);
@@ -37,6 +39,8 @@ public static class NotebookFile
             {
                 if (cell.ValueKind != JsonValueKind.Object || !cell.TryGetProperty("cell_type", out var type) || type.GetString() is not ("code" or "markdown" or "raw"))
                     throw new BadInputException(path, $"cell {index} has no cell_type code, markdown or raw", "repair the notebook in Jupyter");
+                if (type.GetString() == "raw")
+                    raw.Add(index);
                 index++;
             }
         }
@@ -44,8 +48,14 @@ public static class NotebookFile
         {
             throw new BadInputException(path, $"is not valid JSON ({e.Message})", "open it in Jupyter or restore it from git", e);
         }
-        return Notebook.Parse(json, Kernels());
+        // Documents reads a raw cell as C# code; marked raw here, it is neither run nor shown, and Save writes it back as raw.
+        var notebook = Notebook.Parse(json, Kernels());
+        foreach (int i in raw)
+            notebook.Elements[i].KernelName = Raw;
+        return notebook;
     }
+
+    const string Raw = "raw";
 
     /// <summary>Writes <paramref name="notebook"/> atomically (cells without an id get one, as nbformat 4.5 requires).</summary>
     public static void Save(InteractiveDocument notebook, string path)
@@ -54,14 +64,27 @@ public static class NotebookFile
             cell.Id = NewId();
         using var buffer = new MemoryStream();
         Notebook.Write(notebook, buffer, Kernels());
-        AtomicFile.WriteText(path, System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        string json = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+        if (notebook.Elements.Any(c => c.KernelName == Raw))
+        {
+            var root = JsonNode.Parse(json)!;
+            foreach (var cell in root["cells"]!.AsArray().OfType<JsonObject>().Where(c => c["metadata"]?["polyglot_notebook"]?["kernelName"]?.GetValue<string>() == Raw))
+            {
+                cell["cell_type"] = Raw;
+                cell["metadata"] = new JsonObject();
+                cell.Remove("outputs");
+                cell.Remove("execution_count");
+            }
+            json = root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+        }
+        AtomicFile.WriteText(path, json);
     }
 
     /// <summary>A fresh cell id.</summary>
     public static string NewId() => Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>Whether <paramref name="cell"/> is code (not markdown or raw).</summary>
-    public static bool IsCode(InteractiveDocumentElement cell) => cell.KernelName is not ("markdown" or "raw" or "md");
+    public static bool IsCode(InteractiveDocumentElement cell) => cell.KernelName is not ("markdown" or Raw or "md");
 
     /// <summary>The cell's tags (<c>metadata.tags</c>).</summary>
     public static IReadOnlyList<string> Tags(InteractiveDocumentElement cell) =>

@@ -32,11 +32,13 @@ public static class NotebookReport
             """);
         foreach (var cell in notebook.Elements)
         {
-            if (!NotebookFile.IsCode(cell))
+            if (cell.KernelName is "markdown" or "md")
             {
                 html.Append("<div class=\"markdown\">").Append(Markdig.Markdown.ToHtml(cell.Contents, Markdown)).Append("</div>\n");
                 continue;
             }
+            if (!NotebookFile.IsCode(cell))
+                continue; // raw cells are not shown, as before
             html.Append($"<div class=\"code\"><div class=\"count\">In [{(cell.ExecutionOrder > 0 ? cell.ExecutionOrder.ToString() : " ")}]</div><pre>{WebUtility.HtmlEncode(cell.Contents)}</pre>");
             foreach (var output in cell.Outputs)
                 html.Append(Output(output));

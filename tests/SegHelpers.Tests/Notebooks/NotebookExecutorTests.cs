@@ -42,6 +42,21 @@ public class NotebookExecutorTests
     }
 
     [Fact]
+    public void A_raw_cell_is_neither_run_nor_shown_and_stays_raw()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["t.ipynb"], ("raw", "not C#: RAWTEXT", []), Code("1 + 1"));
+
+        var (exit, stdout, stderr) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.True(exit == 0, stdout + stderr);
+        AssertValid(dir["out/t.ipynb"]);
+        var raw = Cells(dir["out/t.ipynb"])[0]!;
+        Assert.Equal(("raw", "not C#: RAWTEXT"), (raw["cell_type"]!.GetValue<string>(), Text(raw["source"])));
+        Assert.DoesNotContain("RAWTEXT", File.ReadAllText(dir["out/t.html"]));
+    }
+
+    [Fact]
     public void Parameters_go_into_a_tagged_cell_after_the_parameters_cell_typed_as_declared()
     {
         using var dir = new TempDir();
