@@ -3,6 +3,7 @@ using Microsoft.DotNet.Interactive.Commands;
 using Microsoft.DotNet.Interactive.CSharp;
 using Microsoft.DotNet.Interactive.Documents;
 using Microsoft.DotNet.Interactive.Events;
+using Microsoft.DotNet.Interactive.Formatting;
 using Microsoft.DotNet.Interactive.PackageManagement;
 
 namespace SegNotebooks;
@@ -15,11 +16,13 @@ public sealed record CellRun(bool Succeeded, string? Error);
 /// <summary>
 /// The .NET Interactive C# kernel itself (Microsoft.DotNet.Interactive.CSharp, the code of the kernel tool's last release)
 /// hosted in this process, as the kernel tool sets it up: a composite kernel whose default is C#, with the kernel helpers
-/// (<c>display</c>, <c>HTML</c>…) and <c>#r "nuget: …"</c>. Each cell is one <see cref="SubmitCode"/>; the kernel's events become the cell's
-/// outputs as nbformat has them: standard output and error as streams (also echoed to this process's own, for progress),
-/// displayed values as display data, the cell's value as its result, a failure as an error. An update replaces the output
-/// its display id names; the kernel gives a handle's updates an id of their own, not that of the handle's first output (its
-/// stdio protocol shows the same), so a handle's first update is a new output and its later ones replace that.
+/// (<c>display</c>, <c>HTML</c>…) and <c>#r "nuget: …"</c>. Each cell is one <see cref="SubmitCode"/>. The kernel's events become
+/// the cell's outputs exactly as the kernel tool's Jupyter layer sends them and as Jupyter front ends and nbclient apply them,
+/// so that a notebook shows here what it shows in JupyterLab, no more: standard output and error, and compiler diagnostics,
+/// as streams (output and error also echoed to this process's own, for progress); displayed values as display data and the
+/// cell's value as its result, each with its display id (the event's value id, else a fresh one); an update only replaces the
+/// outputs, in any cell, that carry its display id, and is dropped when none does (the handle <c>display(…)</c> returns updates
+/// under an id of its own, so its updates are dropped, in Jupyter and here); a failure as an error.
 /// </summary>
 public sealed class HostedKernel : IDisposable
 {
@@ -28,7 +31,7 @@ public sealed class HostedKernel : IDisposable
 
     readonly CompositeKernel _kernel;
     readonly IDisposable _subscription;
-    readonly Dictionary<string, DisplayElement> _displayed = [];
+    readonly Dictionary<string, List<IDictionary<string, object>>> _displayed = [];
     readonly object _gate = new();
     InteractiveDocumentElement? _cell;
     int _executionCount;
@@ -83,23 +86,22 @@ public sealed class HostedKernel : IDisposable
                 case StandardErrorValueProduced error:
                     Stream(cell, "stderr", Text(error), EchoError);
                     break;
+                case ReturnValueProduced { Value: DisplayedValue }:
+                    break; // the handle display(…) returned, as the cell's value: the Jupyter layer sends nothing for it
                 case ReturnValueProduced value:
                     var result = new ReturnValueElement { ExecutionOrder = _executionCount };
                     foreach (var (mime, text) in Bundle(value))
                         result.Data[mime] = text;
-                    cell.Outputs.Add(result);
+                    Show(cell, result, value.ValueId);
                     break;
-                case DisplayedValueUpdated update when update.ValueId is { } id && _displayed.TryGetValue(id, out var shown):
-                    shown.Data.Clear();
-                    foreach (var (mime, text) in Bundle(update))
-                        shown.Data[mime] = text;
+                case DisplayedValueProduced display:
+                    Show(cell, new DisplayElement(Bundle(display)), display.ValueId);
                     break;
-                case DisplayedValueProduced or DisplayedValueUpdated:
-                    var display = (DisplayEvent)e;
-                    var element = new DisplayElement(Bundle(display));
-                    if (display.ValueId is { } valueId)
-                        _displayed[valueId] = element;
-                    cell.Outputs.Add(element);
+                case DisplayedValueUpdated update:
+                    Replace(update.ValueId, Bundle(update));
+                    break;
+                case DiagnosticsProduced { FormattedDiagnostics.Count: > 0 } diagnostics:
+                    Stream(cell, "stderr", Diagnostics(diagnostics), EchoError);
                     break;
                 case CommandFailed failed when failed.Command is SubmitCode:
                     cell.Outputs.Add(Error(failed));
@@ -107,6 +109,34 @@ public sealed class HostedKernel : IDisposable
             }
         }
     }
+
+    /// <summary>A display or result: earlier outputs with its display id take its data (as nbclient does), then it is added.</summary>
+    void Show(InteractiveDocumentElement cell, InteractiveDocumentOutputElement output, string? displayId)
+    {
+        var data = output switch { DisplayElement d => d.Data, ReturnValueElement r => r.Data, _ => throw new ArgumentOutOfRangeException(nameof(output)) };
+        if (displayId is not null)
+        {
+            Replace(displayId, data);
+            (_displayed.TryGetValue(displayId, out var shown) ? shown : _displayed[displayId] = []).Add(data);
+        }
+        cell.Outputs.Add(output);
+    }
+
+    void Replace(string? displayId, IDictionary<string, object> data)
+    {
+        if (displayId is null || !_displayed.TryGetValue(displayId, out var shown))
+            return;
+        foreach (var earlier in shown)
+        {
+            earlier.Clear();
+            foreach (var (mime, text) in data)
+                earlier[mime] = text;
+        }
+    }
+
+    /// <summary>Compiler diagnostics as the Jupyter layer writes them to standard error.</summary>
+    static string Diagnostics(DiagnosticsProduced diagnostics) =>
+        "\n" + string.Join("\n\n", diagnostics.FormattedDiagnostics.Select(d => d.Value)) + "\n\n";
 
     static ErrorElement Error(CommandFailed failed)
     {

@@ -15,9 +15,11 @@ public class NotebookExecutorTests
             ReferenceSegHelpers(),
             Code("#!csharp\nint x = 20;"),
             Code("Console.WriteLine($\"x is {x}\");\nx * 2 + 2"),
-            Code("var h = display(HTML(\"<i>first</i>\"));\nh.Update(HTML(\"<b>second</b>\"));\nh.Update(HTML(\"<b>third</b>\"));"),
+            Code("using Microsoft.DotNet.Interactive;\nvar h = display(new SegHelpers.Notebooks.HtmlView(\"<i>first</i>\"));\nh.Update(new SegHelpers.Notebooks.HtmlView(\"<b>second</b>\"));\n" +
+                "var c = KernelInvocationContext.Current.Display(new SegHelpers.Notebooks.HtmlView(\"<i>one</i>\"));\nc.Update(new SegHelpers.Notebooks.HtmlView(\"<b>two</b>\"));"),
             Code("SegHelpers.Notebooks.PngImage.From(new SegHelpers.Data.RgbImage(2, 1, new byte[] { 255, 0, 0, 0, 0, 255 }))"),
-            Code("Console.Error.WriteLine(\"careful\");"));
+            Code("Console.Error.WriteLine(\"careful\");"),
+            Code("[System.Obsolete(\"use New\")] static int Old() => 1;\nOld()"));
 
         var (exit, _, stderr) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
 
@@ -25,16 +27,22 @@ public class NotebookExecutorTests
         string executed = dir["out/t.ipynb"];
         AssertValid(executed);
         var cells = Cells(executed);
-        Assert.Equal([null, 1, 2, 3, 4, 5, 6], cells.Select(c => c!["execution_count"]?.GetValue<int>()));
+        Assert.Equal([null, 1, 2, 3, 4, 5, 6, 7], cells.Select(c => c!["execution_count"]?.GetValue<int>()));
         var third = Outputs(cells, 3);
         Assert.Equal("x is 20\n", Text(third[0]!["text"]));
         Assert.Contains("<pre>42</pre>", Text(third[1]!["data"]!["text/html"])); // the kernel shows a number as HTML
         Assert.Equal(3, third[1]!["execution_count"]!.GetValue<int>());
-        // The kernel gives a handle's updates an id other than its first output's: the first update is a new output, later ones replace it.
-        Assert.Equal(["<i>first</i>", "<b>third</b>"], Outputs(cells, 4).Select(o => Text(o!["data"]!["text/html"])));
+        // As in Jupyter: display(…)'s handle updates under a display id of its own, which no output carries, so its updates are
+        // dropped; the kernel context's handle updates its output in place.
+        Assert.Equal(["<i>first</i>", "<b>two</b>"], Outputs(cells, 4).Select(o => Text(o!["data"]!["text/html"])));
         var png = Convert.FromBase64String(Text(Assert.Single(Outputs(cells, 5))!["data"]!["image/png"]));
         Assert.Equal<byte>([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
         Assert.Equal("stderr", Assert.Single(Outputs(cells, 6))!["name"]!.GetValue<string>());
+        // A compiler warning reaches the notebook as the kernel's Jupyter layer sends it: on standard error, before the value.
+        var warned = Outputs(cells, 7);
+        Assert.Equal(("stream", "stderr"), (warned[0]!["output_type"]!.GetValue<string>(), warned[0]!["name"]!.GetValue<string>()));
+        Assert.Contains("warning CS0618", Text(warned[0]!["text"]));
+        Assert.Equal("execute_result", warned[1]!["output_type"]!.GetValue<string>());
         string report = File.ReadAllText(dir["out/t.html"]);
         Assert.Contains("<h1", report);
         Assert.Contains("data:image/png;base64,", report);
@@ -124,7 +132,12 @@ public class NotebookExecutorTests
         Assert.Equal(1, exit);
         Assert.Contains("(2,", stdout);
         Assert.Contains("undefinedName", stdout);
-        Assert.Equal("CompilationError", Assert.Single(Outputs(Cells(dir["out/t.ipynb"]), 0))!["ename"]!.GetValue<string>());
+        // As the kernel's Jupyter layer sends it: the diagnostics on standard error, then the error.
+        var outputs = Outputs(Cells(dir["out/t.ipynb"]), 0);
+        Assert.Equal(2, outputs.Count);
+        Assert.Contains("(2,", Text(outputs[0]!["text"]));
+        Assert.Contains("undefinedName", Text(outputs[0]!["text"]));
+        Assert.Equal("CompilationError", outputs[1]!["ename"]!.GetValue<string>());
     }
 
     [Theory]
