@@ -1,107 +1,156 @@
+using System.Text.Json.Nodes;
 using SegHelpers.Tests.Cli;
-using SegHelpers.Tests.Data;
 using static SegHelpers.Tests.Notebooks.NotebookFiles;
 
 namespace SegHelpers.Tests.Notebooks;
 
-/// <summary>The five notebooks in notebooks/ run headless top to bottom, with tiny parameters, the way CI must see them.</summary>
+/// <summary>
+/// The five notebooks in notebooks/, with the same small parameters, through Jupyter (Debian's nbconvert and the kernel tool
+/// over the Jupyter protocol, as users run them) and through <c>seg notebook run</c>: both show the same outputs cell by cell,
+/// and every cell shows what it is for.
+/// </summary>
 public class ProductNotebooksTests
 {
-    static readonly Dictionary<string, string> Tiny = new()
+    /// <summary>Small values, and an <c>Epochs</c> other than the default, so that what is shown must follow the parameters.</summary>
+    static readonly Dictionary<string, string> Small = new()
     {
         ["SyntheticCount"] = "15", ["ShowCount"] = "2", ["Height"] = "64", ["Width"] = "192", ["WidthDivisor"] = "4",
-        ["QuickEpochs"] = "1", ["Epochs"] = "2", ["FeatureChannels"] = "2", ["WorstCount"] = "2", ["OverlayCount"] = "2",
+        ["QuickEpochs"] = "1", ["Epochs"] = "3", ["FeatureChannels"] = "2", ["WorstCount"] = "2", ["OverlayCount"] = "2",
     };
 
-    static string[] Notebooks()
-    {
-        var notebooks = Directory.GetFiles(Repository.Path("notebooks"), "0*.ipynb").Order().ToArray();
-        Assert.Equal(["01-data", "02-encoder", "03-decoder", "04-training", "05-evaluation"], notebooks.Select(Path.GetFileNameWithoutExtension));
-        return notebooks;
-    }
+    static readonly string[] Names = ["01-data", "02-encoder", "03-decoder", "04-training", "05-evaluation"];
 
-    /// <summary>
-    /// The five notebooks run through <c>seg notebook run</c> (the kernel hosted in-process) and, cell by cell, through the
-    /// kernel tool itself over its stdio protocol (as a Jupyter front end submits them), with the same tiny parameters:
-    /// both succeed, and every cell's outputs carry the same MIME types in both.
-    /// </summary>
+    /// <summary>Cells whose text holds timings (epoch lines, ETA) or sizes of files that record them.</summary>
+    static readonly string[] TimedCells = ["NotebookTraining.Run(", "Directory.GetFiles(runDir)"];
+
     [Fact]
-    public void All_five_notebooks_run_in_seg_and_in_the_kernel_tool_with_the_same_outputs()
+    public void The_five_notebooks_show_the_same_in_Jupyter_and_in_seg_cell_by_cell()
     {
         using var dir = new TempDir();
-        var notebooks = Notebooks();
-
-        var (exit, stdout, stderr) = Seg.Run(["notebook", "run", .. notebooks, "--out", dir["out"], "-p", $"Artifacts={dir["artifacts"]}",
-            .. Tiny.SelectMany(p => new[] { "-p", $"{p.Key}={p.Value}" })]);
-
-        Assert.True(exit == 0, stdout + stderr);
-        Assert.DoesNotContain("NNPACK", stdout + stderr); // the main job runs these notebooks the same way
-        var seg = new Dictionary<string, List<string>>();
-        foreach (var name in notebooks.Select(Path.GetFileNameWithoutExtension).OfType<string>())
+        var environment = Jupyter.Environment(dir.Path);
+        var jupyter = Prepare(dir["jupyter"]);
+        var seg = Prepare(dir["seg"]);
+        try
         {
-            string executed = dir[$"out/{name}.ipynb"];
-            AssertValid(executed);
-            var cells = Cells(executed);
-            var code = cells.Where(c => c!["cell_type"]!.GetValue<string>() == "code").ToList();
-            Assert.All(code, c => Assert.NotNull(c!["execution_count"]));
-            Assert.DoesNotContain(cells.SelectMany(c => c!["outputs"]?.AsArray() ?? []), o => o!["output_type"]!.GetValue<string>() == "error");
-            Assert.True(File.Exists(dir[$"out/{name}.html"]));
-            seg[name] = [.. code.Where(c => !(c!["metadata"]?["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "injected-parameters") ?? false))
-                .Select(c => MimeTypes((c!["outputs"]?.AsArray() ?? []).SelectMany(o => o!["data"]?.AsObject().Select(d => d.Key + Plotly(Text(d.Value))) ?? [])))];
+            Jupyter.Execute(jupyter, dir["jupyter/out"], environment);
+            var (exit, stdout, stderr) = Seg.Run(["notebook", "run", .. seg, "--out", dir["seg/out"]]);
+            Assert.True(exit == 0, stdout + stderr);
+            Assert.DoesNotContain("NNPACK", stdout + stderr); // the main job runs these notebooks the same way
         }
-        string All(string name) => string.Join(" ", seg[name]);
-        Assert.Contains("image/png", All("01-data"));
-        Assert.Contains("text/html:plotly", All("01-data"));
-        Assert.Contains("image/png", All("02-encoder"));
-        Assert.Contains("text/html:plotly", All("04-training"));
-        Assert.Contains("text/html:plotly", All("05-evaluation"));
-        foreach (var name in new[] { "01-data", "04-training", "05-evaluation" })
+        finally
+        {
+            File.Delete(dir["jupyter/src"]);
+            File.Delete(dir["seg/src"]);
+        }
+
+        foreach (string name in Names)
+        {
+            var fromJupyter = CodeCells(dir[$"jupyter/out/{name}.ipynb"], dir["jupyter"]);
+            var fromSeg = CodeCells(dir[$"seg/out/{name}.ipynb"], dir["seg"]);
+            AssertValid(dir[$"seg/out/{name}.ipynb"]);
+            Assert.Equal(fromJupyter.Count, fromSeg.Count);
+            for (int i = 0; i < fromJupyter.Count; i++)
+                AssertSameOutputs($"{name}, code cell {i}:\n{fromJupyter[i].Source}\n", fromJupyter[i], fromSeg[i]);
+            VisibleOutputs.Check(name, fromJupyter, Small, "Jupyter");
+            VisibleOutputs.Check(name, fromSeg, Small, "seg");
+        }
+        foreach (string name in new[] { "01-data", "04-training", "05-evaluation" })
         {
             // Offline charts: plotly.js itself is an output above the first chart, once, in the notebook and in its report.
-            var outputs = Cells(dir[$"out/{name}.ipynb"]).SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => o!.ToJsonString()).ToList();
+            var outputs = Cells(dir[$"seg/out/{name}.ipynb"]).SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => o!.ToJsonString()).ToList();
             int script = outputs.FindIndex(o => o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
             int chart = outputs.FindIndex(o => o.Contains("Plotly.newPlot", StringComparison.Ordinal) && !o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
             Assert.True(script >= 0 && script < chart, $"{name}: plotly.js at output {script}, first chart at {chart}");
             Assert.Single(outputs, o => o.Contains(SegHelpers.Notebooks.Figure.OfflineMarker, StringComparison.Ordinal));
-            string report = File.ReadAllText(dir[$"out/{name}.html"]);
+            string report = File.ReadAllText(dir[$"seg/out/{name}.html"]);
             Assert.Equal(1, report.Split(SegHelpers.Notebooks.Figure.OfflineMarker).Length - 1);
             Assert.Contains("Plotly.newPlot", report);
         }
-        Assert.True(File.Exists(dir["artifacts/run/best.safetensors"]));
-        Assert.True(File.Exists(dir["artifacts/eval/metrics.json"]));
-        Assert.Equal(Directory.GetFiles(dir["artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir["artifacts/submission"], "*_road_*.png").Length);
-        Assert.Contains($"{Directory.GetFiles(dir["artifacts/submission"]).Length} submission maps", File.ReadAllText(dir["out/05-evaluation.ipynb"]));
-        Assert.Equal(2, Directory.GetFiles(dir["artifacts/overlays"]).Length);
-
-        // The same notebooks, unmodified, in the kernel tool: fresh artifacts, so that nothing is reused from the run above.
-        var values = new Dictionary<string, string>(Tiny) { ["Artifacts"] = dir["tool-artifacts"] };
-        var kernelErrors = new System.Text.StringBuilder();
-        foreach (var path in notebooks)
+        foreach (string side in new[] { "jupyter", "seg" })
         {
-            string name = Path.GetFileNameWithoutExtension(path);
-            var notebook = SegNotebooks.NotebookFile.Load(path);
-            using var kernel = DotNetInteractive.Start(Path.GetDirectoryName(path)!, kernelErrors);
-            var tool = new List<string>();
-            foreach (var cell in notebook.Elements.Where(SegNotebooks.NotebookFile.IsCode))
-            {
-                var (ok, mimeTypes, error) = kernel.Submit(cell.Contents);
-                Assert.True(ok, $"{name}: the kernel failed on\n{cell.Contents}\n{error}");
-                tool.Add(MimeTypes(mimeTypes));
-                if (SegNotebooks.NotebookParameters.IsParameters(cell))
-                {
-                    string injected = SegNotebooks.NotebookParameters.Assignments(cell.Contents, values, out _);
-                    (ok, _, error) = kernel.Submit(injected);
-                    Assert.True(ok, $"{name}: parameters {injected}: {error}");
-                }
-            }
-            Assert.Equal(tool, seg[name]);
+            Assert.True(File.Exists(dir[$"{side}/artifacts/run/best.safetensors"]), side);
+            Assert.True(File.Exists(dir[$"{side}/artifacts/eval/metrics.json"]), side);
+            Assert.Equal(Directory.GetFiles(dir[$"{side}/artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir[$"{side}/artifacts/submission"], "*_road_*.png").Length);
+            Assert.Equal(2, Directory.GetFiles(dir[$"{side}/artifacts/overlays"]).Length);
         }
-        Assert.True(File.Exists(dir["tool-artifacts/run/best.safetensors"]));
-        Assert.DoesNotContain("NNPACK", kernelErrors.ToString());
     }
 
-    /// <summary>A cell's outputs as the sorted distinct MIME types they carry (an updated output counts once).</summary>
-    static string MimeTypes(IEnumerable<string> types) => string.Join(",", types.Distinct().Order(StringComparer.Ordinal));
+    /// <summary>
+    /// The product notebooks with <see cref="Small"/> injected papermill-style (a cell tagged <c>injected-parameters</c> after the
+    /// <c>parameters</c> cell) in <paramref name="root"/>/notebooks, beside a link to the repository's src/ so that their
+    /// <c>#r "../src/…"</c> lines find the build; their artifacts go to <paramref name="root"/>/artifacts, the default.
+    /// </summary>
+    static string[] Prepare(string root)
+    {
+        Directory.CreateDirectory(Path.Combine(root, "notebooks"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "src"), Repository.Path("src"));
+        var paths = new List<string>();
+        foreach (string name in Names)
+        {
+            var notebook = SegNotebooks.NotebookFile.Load(Repository.Path($"notebooks/{name}.ipynb"));
+            Assert.Empty(SegNotebooks.NotebookParameters.Inject(notebook, Small.Where(p => SegNotebooks.NotebookParameters.Declarations(notebook).ContainsKey(p.Key)).ToDictionary()));
+            string path = Path.Combine(root, "notebooks", name + ".ipynb");
+            SegNotebooks.NotebookFile.Save(notebook, path);
+            paths.Add(path);
+        }
+        return [.. paths];
+    }
 
-    static string Plotly(string content) => content.Contains("Plotly.newPlot", StringComparison.Ordinal) ? ":plotly" : "";
+    /// <summary>The code cells of an executed notebook, with the side's own folder written as ROOT in every text.</summary>
+    static List<ExecutedCell> CodeCells(string executed, string root)
+    {
+        var cells = Cells(executed).Where(c => c!["cell_type"]!.GetValue<string>() == "code")
+            .Select(c => new ExecutedCell(Text(c!["source"]), [.. (c["outputs"]?.AsArray() ?? []).Select(o => JsonNode.Parse(o!.ToJsonString().Replace(root, "ROOT", StringComparison.Ordinal))!.AsObject())]))
+            .ToList();
+        // The kernel tool adds a hidden script of its own to the first cell it runs under Jupyter; it shows nothing.
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var bootstrap = cells[i].Outputs.Where(o => o["data"]?["text/html"] is { } html && Text(html).Contains(Jupyter.KernelBootstrapMarker, StringComparison.Ordinal)).ToList();
+            if (bootstrap.Count == 0)
+                continue;
+            Assert.True(i == 0 && bootstrap.Count == 1, $"{executed}: the kernel's bootstrap script in code cell {i}, {bootstrap.Count} times");
+            Assert.Contains("style='display: none'", Text(bootstrap[0]["data"]!["text/html"]));
+            cells[i].Outputs.Remove(bootstrap[0]);
+        }
+        return cells;
+    }
+
+    static void AssertSameOutputs(string where, ExecutedCell jupyter, ExecutedCell seg)
+    {
+        Assert.True(jupyter.Outputs.Count == seg.Outputs.Count, $"{where}Jupyter shows {Describe(jupyter)}, seg {Describe(seg)}");
+        bool timed = TimedCells.Any(t => jupyter.Source.Contains(t, StringComparison.Ordinal));
+        foreach (var (j, s) in jupyter.Outputs.Zip(seg.Outputs))
+        {
+            string type = j["output_type"]!.GetValue<string>();
+            Assert.True(type == s["output_type"]!.GetValue<string>(), $"{where}Jupyter shows {Describe(jupyter)}, seg {Describe(seg)}");
+            if (type == "stream")
+            {
+                Assert.True(j["name"]!.GetValue<string>() == "stdout" && s["name"]!.GetValue<string>() == "stdout",
+                    $"{where}standard error in Jupyter: {(j["name"]!.GetValue<string>() == "stderr" ? Text(j["text"]) : "none")}; in seg: {(s["name"]!.GetValue<string>() == "stderr" ? Text(s["text"]) : "none")}");
+                if (!timed)
+                    Assert.Equal(Text(j["text"]), Text(s["text"]));
+                continue;
+            }
+            Assert.True(type != "error", $"{where}{j.ToJsonString()}");
+            var data = (j["data"]!.AsObject(), s["data"]!.AsObject());
+            Assert.Equal(data.Item1.Select(d => d.Key).Order(), data.Item2.Select(d => d.Key).Order());
+            foreach (var (mime, value) in data.Item1)
+            {
+                string a = Text(value), b = Text(data.Item2[mime]);
+                Assert.True(string.IsNullOrWhiteSpace(a) == string.IsNullOrWhiteSpace(b), $"{where}{mime} empty on one side: Jupyter '{Cut(a)}', seg '{Cut(b)}'");
+                if (mime == "text/plain" && !timed)
+                    Assert.Equal(a, b);
+                if (mime == "text/html")
+                    Assert.Equal(PlotlyChart.Shape(a), PlotlyChart.Shape(b));
+            }
+        }
+    }
+
+    static string Describe(ExecutedCell cell) => "[" + string.Join(", ", cell.Outputs.Select(o =>
+        o["output_type"]!.GetValue<string>() + (o["name"] is { } n ? $" {n}" : "") + (o["data"] is JsonObject d ? $" {string.Join("+", d.Select(p => p.Key + (Text(p.Value).Trim().Length == 0 ? "(empty)" : "")))}" : ""))) + "]";
+
+    static string Cut(string text) => text.Length > 120 ? text[..120] + "…" : text;
 }
+
+/// <summary>One executed code cell: its source and its outputs.</summary>
+sealed record ExecutedCell(string Source, List<JsonObject> Outputs);

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+
+namespace SegHelpers.Tests.Notebooks;
+
+/// <summary>
+/// Jupyter as its users run it: Debian's <c>jupyter-nbconvert</c> (installed by test.sh) executing notebooks with the
+/// .NET Interactive kernel tool over the Jupyter protocol, the kernel spec registered by the tool itself in a data folder
+/// of the test's own. Nothing here skips: where Jupyter is missing the test fails and says what to install.
+/// </summary>
+static class Jupyter
+{
+    public const string NbConvert = "/usr/bin/jupyter-nbconvert";
+
+    /// <summary>The kernel's own front-end bootstrap: a hidden script it adds to the first cell it runs under Jupyter.</summary>
+    public const string KernelBootstrapMarker = "dotnet-interactive-this-cell-";
+
+    /// <summary>A Jupyter data folder under <paramref name="folder"/> holding the kernel spec <c>dotnet-interactive jupyter install</c> writes.</summary>
+    public static IReadOnlyDictionary<string, string> Environment(string folder)
+    {
+        Assert.True(File.Exists(NbConvert), $"{NbConvert} is missing: apt-get install jupyter-nbconvert (test.sh does this as root); this test executes notebooks through it");
+        string tool = DotNetInteractive.Install();
+        string data = Path.Combine(folder, "jupyter-data");
+        var environment = new Dictionary<string, string>
+        {
+            ["JUPYTER_PATH"] = data,
+            ["JUPYTER_RUNTIME_DIR"] = Path.Combine(folder, "jupyter-runtime"),
+            ["JUPYTER_CONFIG_DIR"] = Path.Combine(folder, "jupyter-config"),
+            // The spec starts "dotnet interactive": the dotnet host finds the tool on PATH, as environment/setup.sh arranges.
+            ["PATH"] = Path.GetDirectoryName(tool) + ":" + System.Environment.GetEnvironmentVariable("PATH"),
+        };
+        Directory.CreateDirectory(Path.Combine(data, "kernels"));
+        var (exit, output) = Run(tool, ["jupyter", "install", "--path", Path.Combine(data, "kernels")], environment, folder, TimeSpan.FromMinutes(2));
+        Assert.True(exit == 0 && File.Exists(Path.Combine(data, "kernels", ".net-csharp", "kernel.json")), $"dotnet-interactive jupyter install: {output}");
+        return environment;
+    }
+
+    /// <summary>Executes each notebook with nbconvert (its folder as the kernel's working directory) into <paramref name="outputFolder"/>.</summary>
+    public static void Execute(IReadOnlyList<string> notebooks, string outputFolder, IReadOnlyDictionary<string, string> environment)
+    {
+        var (exit, output) = Run(NbConvert,
+            ["--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.startup_timeout=180", "--output-dir", outputFolder, .. notebooks],
+            environment, outputFolder, TimeSpan.FromMinutes(20));
+        Assert.True(exit == 0, $"jupyter-nbconvert --execute failed ({exit}):\n{output}");
+    }
+
+    static (int Exit, string Output) Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string directory, TimeSpan limit)
+    {
+        Directory.CreateDirectory(directory);
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        foreach (string a in arguments)
+            start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} ran for more than {limit}");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+}

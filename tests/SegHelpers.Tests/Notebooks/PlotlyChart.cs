@@ -1,0 +1,27 @@
+using System.Text;
+using System.Text.Json;
+
+namespace SegHelpers.Tests.Notebooks;
+
+/// <summary>The traces an HTML output draws: the data argument of its <c>Plotly.newPlot</c> call, read as JSON.</summary>
+static class PlotlyChart
+{
+    const string Call = "Plotly.newPlot('";
+
+    /// <summary>Each trace's name and number of points; null when the HTML draws no chart.</summary>
+    public static List<(string Name, int Points)>? Traces(string html)
+    {
+        int call = html.IndexOf(Call, StringComparison.Ordinal);
+        if (call < 0)
+            return null;
+        int data = html.IndexOf(',', html.IndexOf('\'', call + Call.Length)) + 1;
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(html[data..].TrimStart()), new JsonReaderOptions { AllowTrailingCommas = true });
+        using var traces = JsonDocument.ParseValue(ref reader);
+        return [.. traces.RootElement.EnumerateArray().Select(t => (
+            t.TryGetProperty("name", out var name) ? name.GetString() ?? "" : "",
+            t.GetProperty("x").GetArrayLength()))];
+    }
+
+    /// <summary>How many traces and points: what must agree between two runs of the same cell.</summary>
+    public static string Shape(string html) => Traces(html) is { } traces ? string.Join(", ", traces.Select(t => t.Points)) + $" points in {traces.Count} traces" : "no chart";
+}
