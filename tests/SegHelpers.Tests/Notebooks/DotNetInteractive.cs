@@ -11,7 +11,15 @@ static class DotNetInteractive
     /// <summary>The pinned kernel version (environment/ installs the same one).</summary>
     public const string Version = "1.0.712001";
 
+    static readonly object Gate = new();
+
     public static string Install()
+    {
+        lock (Gate)
+            return InstallOnce();
+    }
+
+    static string InstallOnce()
     {
         string folder = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "seg", "dotnet-interactive", Version);
         string tool = Path.Combine(folder, "dotnet-interactive");

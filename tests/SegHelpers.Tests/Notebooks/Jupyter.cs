@@ -17,7 +17,6 @@ static class Jupyter
     /// <summary>A Jupyter data folder under <paramref name="folder"/> holding the kernel spec <c>dotnet-interactive jupyter install</c> writes.</summary>
     public static IReadOnlyDictionary<string, string> Environment(string folder)
     {
-        Assert.True(File.Exists(NbConvert), $"{NbConvert} is missing: apt-get install jupyter-nbconvert (test.sh does this as root); this test executes notebooks through it");
         string tool = DotNetInteractive.Install();
         string data = Path.Combine(folder, "jupyter-data");
         var environment = new Dictionary<string, string>
@@ -34,16 +33,43 @@ static class Jupyter
         return environment;
     }
 
+    /// <summary>
+    /// The product notebooks <paramref name="names"/> with <paramref name="values"/> injected papermill-style (a cell tagged
+    /// <c>injected-parameters</c> after the <c>parameters</c> cell) in <paramref name="root"/>/notebooks, beside a link
+    /// <paramref name="root"/>/src to the repository's src/ so that their <c>#r "../src/…"</c> lines find the build; their
+    /// artifacts go to <paramref name="root"/>/artifacts, the default. Call <see cref="Unlink"/> before the folder is deleted.
+    /// </summary>
+    public static string[] Workspace(string root, IEnumerable<string> names, IReadOnlyDictionary<string, string> values)
+    {
+        Directory.CreateDirectory(Path.Combine(root, "notebooks"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "src"), Repository.Path("src"));
+        var paths = new List<string>();
+        foreach (string name in names)
+        {
+            var notebook = SegNotebooks.NotebookFile.Load(Repository.Path($"notebooks/{name}.ipynb"));
+            var declared = SegNotebooks.NotebookParameters.Declarations(notebook);
+            Assert.Empty(SegNotebooks.NotebookParameters.Inject(notebook, values.Where(p => declared.ContainsKey(p.Key)).ToDictionary()));
+            string path = Path.Combine(root, "notebooks", name + ".ipynb");
+            SegNotebooks.NotebookFile.Save(notebook, path);
+            paths.Add(path);
+        }
+        return [.. paths];
+    }
+
+    /// <summary>Removes the link <see cref="Workspace"/> made, so that deleting the folder cannot reach the repository.</summary>
+    public static void Unlink(string root) => File.Delete(Path.Combine(root, "src"));
+
     /// <summary>Executes each notebook with nbconvert (its folder as the kernel's working directory) into <paramref name="outputFolder"/>.</summary>
     public static void Execute(IReadOnlyList<string> notebooks, string outputFolder, IReadOnlyDictionary<string, string> environment)
     {
+        Assert.True(File.Exists(NbConvert), $"{NbConvert} is missing: apt-get install jupyter-nbconvert (test.sh does this as root); this test executes notebooks through it");
         var (exit, output) = Run(NbConvert,
             ["--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.startup_timeout=180", "--output-dir", outputFolder, .. notebooks],
             environment, outputFolder, TimeSpan.FromMinutes(20));
         Assert.True(exit == 0, $"jupyter-nbconvert --execute failed ({exit}):\n{output}");
     }
 
-    static (int Exit, string Output) Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string directory, TimeSpan limit)
+    public static (int Exit, string Output) Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string directory, TimeSpan limit)
     {
         Directory.CreateDirectory(directory);
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };

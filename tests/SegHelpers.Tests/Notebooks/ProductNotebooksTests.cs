@@ -28,8 +28,8 @@ public class ProductNotebooksTests
     {
         using var dir = new TempDir();
         var environment = Jupyter.Environment(dir.Path);
-        var jupyter = Prepare(dir["jupyter"]);
-        var seg = Prepare(dir["seg"]);
+        var jupyter = Jupyter.Workspace(dir["jupyter"], Names, Small);
+        var seg = Jupyter.Workspace(dir["seg"], Names, Small);
         try
         {
             Jupyter.Execute(jupyter, dir["jupyter/out"], environment);
@@ -39,8 +39,8 @@ public class ProductNotebooksTests
         }
         finally
         {
-            File.Delete(dir["jupyter/src"]);
-            File.Delete(dir["seg/src"]);
+            Jupyter.Unlink(dir["jupyter"]);
+            Jupyter.Unlink(dir["seg"]);
         }
 
         foreach (string name in Names)
@@ -73,27 +73,6 @@ public class ProductNotebooksTests
             Assert.Equal(Directory.GetFiles(dir[$"{side}/artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir[$"{side}/artifacts/submission"], "*_road_*.png").Length);
             Assert.Equal(2, Directory.GetFiles(dir[$"{side}/artifacts/overlays"]).Length);
         }
-    }
-
-    /// <summary>
-    /// The product notebooks with <see cref="Small"/> injected papermill-style (a cell tagged <c>injected-parameters</c> after the
-    /// <c>parameters</c> cell) in <paramref name="root"/>/notebooks, beside a link to the repository's src/ so that their
-    /// <c>#r "../src/…"</c> lines find the build; their artifacts go to <paramref name="root"/>/artifacts, the default.
-    /// </summary>
-    static string[] Prepare(string root)
-    {
-        Directory.CreateDirectory(Path.Combine(root, "notebooks"));
-        Directory.CreateSymbolicLink(Path.Combine(root, "src"), Repository.Path("src"));
-        var paths = new List<string>();
-        foreach (string name in Names)
-        {
-            var notebook = SegNotebooks.NotebookFile.Load(Repository.Path($"notebooks/{name}.ipynb"));
-            Assert.Empty(SegNotebooks.NotebookParameters.Inject(notebook, Small.Where(p => SegNotebooks.NotebookParameters.Declarations(notebook).ContainsKey(p.Key)).ToDictionary()));
-            string path = Path.Combine(root, "notebooks", name + ".ipynb");
-            SegNotebooks.NotebookFile.Save(notebook, path);
-            paths.Add(path);
-        }
-        return [.. paths];
     }
 
     /// <summary>The code cells of an executed notebook, with the side's own folder written as ROOT in every text.</summary>
