@@ -65,12 +65,15 @@ if [[ -x "$jupyter_env/bin/jupyter" ]]; then
   PATH="$jupyter_env/bin:$PATH" dotnet-interactive jupyter install
   spec="$HOME/.local/share/jupyter/kernels/.net-csharp/kernel.json"
   if [[ -f "$spec" ]]; then
-    # The kernel is a .NET tool: it needs DOTNET_ROOT to find the runtime when Jupyter starts it.
+    # The spec starts "dotnet interactive", which only resolves with the .NET root and the tool folder on PATH: the Jupyter
+    # server's PATH has neither, so the spec names the tool itself. It needs DOTNET_ROOT to find the runtime.
     # The caches go there too, so notebooks find packages, weights and data on the persistent volume.
-    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" "$nuget_packages" "$torch_home" "$kitti_dir" <<'PY'
+    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" "$nuget_packages" "$torch_home" "$kitti_dir" "$tools/dotnet-interactive" <<'PY'
 import json, sys
-path, root, nuget, torch_home, kitti = sys.argv[1:6]
+path, root, nuget, torch_home, kitti, tool = sys.argv[1:7]
 spec = json.load(open(path))
+if spec["argv"][:2] == ["dotnet", "interactive"]:
+    spec["argv"][:2] = [tool]
 spec.setdefault("env", {}).update({"DOTNET_ROOT": root, "NUGET_PACKAGES": nuget, "TORCH_HOME": torch_home, "SEG_KITTI_DIR": kitti})
 json.dump(spec, open(path, "w"), indent=1)
 PY
