@@ -71,7 +71,7 @@ public static class NotebookRunner
                 var run = kernel.Run(cells[i], count);
                 options.Log?.WriteLine($"[{name}] cell {i} {(run.Succeeded ? "ok" : "FAILED")} in {cellClock.Elapsed.TotalSeconds:F1}s");
                 if (!run.Succeeded)
-                    (failed, error) = (i, $"cell {i} (execution {count}): {run.Error}");
+                    (failed, error) = (i, $"cell {i} (execution {count}): {run.Error}{BuildHint(run.Error)}");
             }
         }
         finally
@@ -91,4 +91,10 @@ public static class NotebookRunner
         AtomicFile.WriteText(report, NotebookReport.Html(notebook, name));
         return new NotebookRunResult(source, executed, report, failed, error, clock.Elapsed, ignored);
     }
+
+    /// <summary>What to do when a <c>#r</c> names an assembly that is not there (CS0006): the notebooks reference the repository's build.</summary>
+    static string BuildHint(string? error) =>
+        error is not null && error.Contains("CS0006", StringComparison.Ordinal)
+            ? " (a #r'd assembly is missing: build first, with 'dotnet build -c Release' in the repository, or environment/setup.sh on SageMaker)"
+            : "";
 }

@@ -122,6 +122,19 @@ public class NotebookExecutorTests
     }
 
     [Fact]
+    public void A_missing_build_is_named_with_the_command_that_makes_it()
+    {
+        using var dir = new TempDir();
+        string notebook = Write(dir["notebooks/t.ipynb"], Code("#r \"../src/SegCli/bin/Release/net10.0/SegHelpers.dll\"\n1"));
+
+        var (exit, stdout, _) = Seg.Run("notebook", "run", notebook, "--out", dir["out"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("CS0006", stdout);
+        Assert.Contains("build first, with 'dotnet build -c Release' in the repository, or environment/setup.sh on SageMaker", stdout);
+    }
+
+    [Fact]
     public void A_compile_error_is_reported_with_its_line_in_the_cell()
     {
         using var dir = new TempDir();
