@@ -24,7 +24,8 @@ static class Jupyter
             ["JUPYTER_PATH"] = data,
             ["JUPYTER_RUNTIME_DIR"] = Path.Combine(folder, "jupyter-runtime"),
             ["JUPYTER_CONFIG_DIR"] = Path.Combine(folder, "jupyter-config"),
-            // The spec starts "dotnet interactive": the dotnet host finds the tool on PATH, as environment/setup.sh arranges.
+            // The spec as the tool writes it starts "dotnet interactive": the dotnet host finds the tool on PATH.
+            // (environment/setup.sh names the tool by its path in the spec instead, since Jupyter's PATH lacks that folder.)
             ["PATH"] = Path.GetDirectoryName(tool) + ":" + System.Environment.GetEnvironmentVariable("PATH"),
         };
         Directory.CreateDirectory(Path.Combine(data, "kernels"));
@@ -69,7 +70,7 @@ static class Jupyter
         Assert.True(exit == 0, $"jupyter-nbconvert --execute failed ({exit}):\n{output}");
     }
 
-    public static (int Exit, string Output) Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string directory, TimeSpan limit)
+    static (int Exit, string Output) Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string directory, TimeSpan limit)
     {
         Directory.CreateDirectory(directory);
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
