@@ -19,6 +19,7 @@ static class Cli
         TrainCommand.Create(),
         EvalCommand.Create(),
         PredictCommand.Create(),
+        BevCommand.Create(),
         NotebookCommand.Create(),
         SageMakerCommand.Create(),
         BenchCommand.Create(),

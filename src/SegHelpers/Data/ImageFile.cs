@@ -38,6 +38,34 @@ public static class ImageFile
         return new RgbImage(info.Width, info.Height, rgb);
     }
 
+    /// <summary>
+    /// Decodes a PNG or JPEG keeping its kind: 1 byte per pixel for a grayscale file (a probability map), else 3 (RGB).
+    /// </summary>
+    public static (int Width, int Height, int Channels, byte[] Pixels) ReadPixels(string path)
+    {
+        bool gray;
+        using (var codec = SKCodec.Create(path))
+            gray = codec?.Info.ColorType == SKColorType.Gray8;
+        var rgb = ReadRgb(path);
+        if (!gray)
+            return (rgb.Width, rgb.Height, 3, rgb.Pixels);
+        var values = new byte[rgb.Width * rgb.Height];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = rgb.Pixels[3 * i];
+        return (rgb.Width, rgb.Height, 1, values);
+    }
+
+    /// <summary>Writes 1-channel (grayscale) or 3-channel (RGB) pixels as PNG, atomically.</summary>
+    public static void WritePixels(string path, int width, int height, int channels, byte[] pixels)
+    {
+        if (channels == 1)
+            WriteGrayPng(path, width, height, pixels);
+        else if (channels == 3)
+            WritePng(path, new RgbImage(width, height, pixels));
+        else
+            throw new ArgumentException($"1 or 3 channels, not {channels}", nameof(channels));
+    }
+
     /// <summary>The width and height stored in an image file's header, without decoding the pixels.</summary>
     public static (int Width, int Height) ReadSize(string path)
     {
@@ -64,7 +92,7 @@ public static class ImageFile
             rgba[i + 2] = image.Pixels[j + 2];
             rgba[i + 3] = 255;
         }
-        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), rgba);
+        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba);
     }
 
     /// <summary>Writes an 8-bit grayscale PNG (KITTI submission probability maps, binary masks).</summary>

@@ -86,7 +86,7 @@ public sealed class KittiCalibration
     {
         var text = new StringBuilder();
         foreach (string key in Keys.Keys.Where(_values.ContainsKey))
-            text.Append(key).Append(": ").AppendJoin(' ', _values[key].Select(v => v.ToString("E12", CultureInfo.InvariantCulture).ToLowerInvariant())).Append('\n');
+            text.Append(key).Append(": ").AppendJoin(' ', _values[key].Select(v => v.ToString("0.000000000000e+00", CultureInfo.InvariantCulture))).Append('\n');
         AtomicFile.WriteText(Path, text.ToString());
     }
 

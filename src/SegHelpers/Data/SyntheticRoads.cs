@@ -1,5 +1,12 @@
 namespace SegHelpers.Data;
 
+/// <summary>One rendered scene: the camera image, its KITTI label and its KITTI calibration numbers (see <see cref="KittiCalibration.Keys"/>).</summary>
+/// <param name="Image">The camera image.</param>
+/// <param name="Label">Its KITTI-coloured label.</param>
+/// <param name="Calibration">The camera it was drawn with, as a KITTI calibration file holds it.</param>
+/// <param name="RoadWidthAt">The road's width in metres at a distance z (metres) ahead of the camera, as rendered.</param>
+public sealed record SyntheticScene(RgbImage Image, RgbImage Label, IReadOnlyDictionary<string, double[]> Calibration, Func<double, double> RoadWidthAt);
+
 /// <summary>Settings for <see cref="SyntheticRoads"/>.</summary>
 /// <param name="Count">Labelled training images, spread evenly over um, umm and uu.</param>
 /// <param name="Seed">Same seed, same bytes.</param>
@@ -13,7 +20,8 @@ public sealed record SyntheticOptions(int Count = 40, int Seed = 1, int? TestCou
 /// default dataset. Scenes need learning rather than a colour threshold: a perspective road that
 /// curves, asphalt close in colour to the pavements beside it, lane markings (um, umm), shadows across
 /// the road, vehicles occluding it, textured buildings and vegetation, global lighting changes, and
-/// don't-care (black) and road-outside-evaluation (blue) label regions.
+/// don't-care (black) and road-outside-evaluation (blue) label regions. Each scene also gets a KITTI calibration file that
+/// agrees with the road plane it renders, so the bird's-eye view works on it as on KITTI.
 /// </summary>
 public static class SyntheticRoads
 {
@@ -24,7 +32,7 @@ public static class SyntheticRoads
     static readonly byte[] RoadColour = [255, 0, 255], NonRoadColour = [255, 0, 0], DontCareColour = [0, 0, 0], OutsideColour = [0, 0, 255];
 
     /// <summary>
-    /// Writes <c>training/image_2</c>, <c>training/gt_image_2</c> and <c>testing/image_2</c> under
+    /// Writes <c>training/image_2</c>, <c>training/gt_image_2</c>, <c>testing/image_2</c> and both <c>calib/</c> folders under
     /// <paramref name="outDir"/>. Existing files of the same names are replaced atomically.
     /// </summary>
     public static void Write(string outDir, SyntheticOptions options, IProgress<int>? progress = null)
@@ -44,17 +52,25 @@ public static class SyntheticRoads
             int number = job.Index / 3;
             string prefix = category.ToString().ToLowerInvariant();
             int sceneSeed = unchecked(options.Seed * 1_000_003 + job.Index * 2 + (job.Test ? 1 : 0));
-            var (image, label) = Render(sceneSeed, category, options.Width, options.Height);
+            var scene = Render(sceneSeed, category, options.Width, options.Height);
             string split = job.Test ? "testing" : "training";
-            ImageFile.WritePng(Path.Combine(outDir, split, "image_2", $"{prefix}_{number:D6}.png"), image);
+            ImageFile.WritePng(Path.Combine(outDir, split, "image_2", $"{prefix}_{number:D6}.png"), scene.Image);
             if (!job.Test)
-                ImageFile.WritePng(Path.Combine(outDir, split, "gt_image_2", $"{prefix}_road_{number:D6}.png"), label);
+                ImageFile.WritePng(Path.Combine(outDir, split, "gt_image_2", $"{prefix}_road_{number:D6}.png"), scene.Label);
+            Directory.CreateDirectory(Path.Combine(outDir, split, "calib"));
+            KittiCalibration.Create(Path.Combine(outDir, split, "calib", $"{prefix}_{number:D6}.txt"), scene.Calibration).Write();
             progress?.Report(Interlocked.Increment(ref done));
         });
     }
 
-    /// <summary>One scene and its KITTI-coloured label; <paramref name="width"/>/<paramref name="height"/> null picks a KITTI size.</summary>
-    public static (RgbImage Image, RgbImage Label) Render(int seed, RoadCategory category, int? width = null, int? height = null)
+    /// <summary>The camera's height above the road in metres, KITTI's.</summary>
+    public const double CameraHeight = 1.65;
+
+    /// <summary>
+    /// One scene, its KITTI-coloured label and its calibration; <paramref name="width"/>/<paramref name="height"/> null picks a
+    /// KITTI size.
+    /// </summary>
+    public static SyntheticScene Render(int seed, RoadCategory category, int? width = null, int? height = null)
     {
         var rng = new Random(seed);
         var (w, h) = width is int fw && height is int fh ? (fw, fh) : KittiSizes[rng.Next(KittiSizes.Count)];
@@ -64,8 +80,35 @@ public static class SyntheticRoads
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
                 scene.Shade(x, y, image.AsSpan(3 * (y * w + x), 3), label.AsSpan(3 * (y * w + x), 3));
-        return (new RgbImage(w, h, image), new RgbImage(w, h, label));
+        double f = Focal(w);
+        return new SyntheticScene(new RgbImage(w, h, image), new RgbImage(w, h, label), Calibration(scene),
+            z => 2 * scene.HalfWidth(f * CameraHeight / (z * (h - scene.Horizon))) * z / f);
     }
+
+    /// <summary>
+    /// The camera the renderer draws with: a pinhole looking along the road, <see cref="CameraHeight"/> above it, its focal
+    /// length KITTI's scaled to the image width, its horizon at the scene's horizon row. A road point (x, 0, z) lands at
+    /// row horizon + f·h/z, as the renderer's road rows do (their road width in pixels grows linearly below the horizon, so the
+    /// road keeps its width in metres, but for a margin of 0.4 % of the image width that keeps the far road visible). The
+    /// principal point is given in the devkit's 1-based convention, where pixel index i spans [i + 1, i + 2): the renderer
+    /// samples pixel i at its own coordinate i, so it sits at i + 1.5 there.
+    /// </summary>
+    static Dictionary<string, double[]> Calibration(Scene scene)
+    {
+        double f = Focal(scene.W), cu = (scene.W - 1) / 2.0 + 1.5, cv = scene.Horizon + 1.5;
+        double[] projection = [f, 0, cu, 0, 0, f, cv, 0, 0, 0, 1, 0];
+        return new Dictionary<string, double[]>
+        {
+            ["P0"] = projection, ["P1"] = projection, ["P2"] = projection, ["P3"] = projection,
+            ["R0_rect"] = [1, 0, 0, 0, 1, 0, 0, 0, 1],
+            // no laser scanner here: KITTI's usual mounting, so that the file has every key
+            ["Tr_velo_to_cam"] = [0, -1, 0, 0, 0, 0, -1, -0.08, 1, 0, 0, -0.27],
+            ["Tr_imu_to_velo"] = [1, 0, 0, -0.81, 0, 1, 0, 0.32, 0, 0, 1, -0.8],
+            ["Tr_cam_to_road"] = [1, 0, 0, 0, 0, 1, 0, -CameraHeight, 0, 0, 1, 0],
+        };
+    }
+
+    static double Focal(int width) => 721.5377 * width / 1242;
 
     sealed class Scene
     {
@@ -112,7 +155,7 @@ public static class SyntheticRoads
 
         double Centre(double t) => CentreBottom + Curve * (1 - t) * (1 - t);
 
-        double HalfWidth(double t) => HalfWidthBottom * t + 0.004 * W;
+        public double HalfWidth(double t) => HalfWidthBottom * t + 0.004 * W;
 
         public void Shade(int x, int y, Span<byte> rgb, Span<byte> label)
         {
