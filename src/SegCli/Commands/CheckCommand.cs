@@ -21,12 +21,22 @@ static class CheckCommand
             var layout = KittiRoad.Open(root);
             var report = CountProgress.Run("checking", layout.Training.Count + layout.Testing.Count, progress => DatasetReport.Build(root, progress));
             if (parse.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(new { report.Usable, report.Root, report.TrainingPairs, report.TestImages, report.Categories, report.All, report.ImageSizes, report.Problems }, Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { report.Usable, report.Root, report.TrainingPairs, report.TestImages, report.Categories, report.All, report.ImageSizes, report.Calibration, report.Problems }, Json));
             else
                 Print(report);
             return report.Usable ? 0 : Cli.BadInput;
         }));
         return command;
+    }
+
+    /// <summary>The calibration line: files per split and what their absence costs.</summary>
+    public static string Calibration(DatasetReport report)
+    {
+        var c = report.Calibration;
+        string counts = $"{c.Training}/{report.TrainingPairs} training, {c.Testing}/{report.TestImages} testing";
+        return c.Missing.Count == 0
+            ? $"{counts}: the bird's-eye view (seg eval --bev, the submission) works for every image"
+            : $"{counts}: {c.Missing.Count} image(s) have none ({string.Join(", ", c.Missing.Take(3))}{(c.Missing.Count > 3 ? ", …" : "")}); seg eval --bev and seg predict --bev need one per image";
     }
 
     /// <summary>The human-readable report.</summary>
@@ -36,6 +46,7 @@ static class CheckCommand
         Console.WriteLine($"training  {report.TrainingPairs} labelled pairs");
         Console.WriteLine($"testing   {report.TestImages} images");
         Console.WriteLine($"sizes     {string.Join(", ", report.ImageSizes.Select(kv => $"{kv.Key} ({kv.Value})"))}");
+        Console.WriteLine($"calib     {Calibration(report)}");
         Console.WriteLine();
         Console.Write(Table.Dataset(report).ToText());
         if (report.Problems.Count > 0)

@@ -21,9 +21,10 @@ static class EvalCommand
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = "fp32, or bf16 (fast on CPUs with AVX512-BF16/AMX and on CUDA)." };
         var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
+        var bev = new Option<bool>("--bev") { Description = "Also score in KITTI's bird's-eye view, the space the leaderboard ranks in: each label and map through its training/calib file (metrics.json gets a \"bev\" section)." };
         var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
         {
-            data, model, probs, split, output, flip, size, json, precision,
+            data, model, probs, split, output, flip, size, json, precision, bev,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -40,13 +41,16 @@ static class EvalCommand
             IReadOnlyList<KittiSample> samples = modelPath is null ? dataset.Training : RoadEvaluation.SamplesFor(dataset, modelPath, which, out note);
             if (note is not null)
                 Console.Error.WriteLine($"note: {note}");
+            var views = parse.GetValue(bev) ? RoadEvaluation.BirdsEyeFor(dataset, samples) : null;
+            if (views is null && Directory.Exists(Path.Combine(dataset.Root, "training", "calib")))
+                Console.Error.WriteLine("note: these figures are in the image's perspective; add --bev for the bird's-eye view the KITTI leaderboard ranks in");
             EvaluationReport report;
             string outDir, mapsDir;
             if (parse.GetValue(probs) is { } probsDir)
             {
                 mapsDir = Path.GetFullPath(probsDir);
                 outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.GetDirectoryName(mapsDir)!);
-                report = CountProgress.Run("scoring", samples.Count, progress => RoadEvaluation.Score(samples, mapsDir, progress));
+                report = CountProgress.Run("scoring", samples.Count, progress => RoadEvaluation.Score(samples, mapsDir, progress, views));
                 Directory.CreateDirectory(outDir);
                 report.WriteJson(Path.Combine(outDir, "metrics.json"));
             }
@@ -64,7 +68,7 @@ static class EvalCommand
                 outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(modelFolder, $"eval-{which}"));
                 mapsDir = Path.Combine(outDir, "probs");
                 Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width} in {predictor.Options.Precision}{(options.Flip ? " with flip averaging" : "")}");
-                report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.RunInto(predictor, samples, outDir, progress));
+                report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.RunInto(predictor, samples, outDir, progress, views));
             }
             string metrics = Path.Combine(outDir, "metrics.json");
             if (parse.GetValue(json))
@@ -72,9 +76,19 @@ static class EvalCommand
                 Console.WriteLine(File.ReadAllText(metrics));
                 return 0;
             }
+            if (report.BirdsEye is not null)
+                Console.WriteLine("perspective (the image's pixels):");
             Console.Write(Table.Benchmark(report.Benchmark).ToText());
             Console.WriteLine();
             Console.WriteLine($"at p ≥ 0.5: road IoU {report.Matrix.IoU(RoadLabel.Road):F4}  mean IoU {report.Matrix.MeanIoU():F4}  pixel accuracy {report.Matrix.PixelAccuracy():F4}");
+            if (report.BirdsEye is { } birdsEye)
+            {
+                Console.WriteLine();
+                Console.WriteLine($"bird's-eye view ({BirdsEyeView.Resolution} m cells, x {BirdsEyeView.XRange.Min}…{BirdsEyeView.XRange.Max} m, z {BirdsEyeView.ZRange.Min}…{BirdsEyeView.ZRange.Max} m; what the KITTI leaderboard ranks):");
+                Console.Write(Table.Benchmark(birdsEye.Benchmark).ToText());
+                Console.WriteLine();
+                Console.WriteLine($"at p ≥ 0.5: road IoU {birdsEye.Matrix.IoU(RoadLabel.Road):F4}  mean IoU {birdsEye.Matrix.MeanIoU():F4}");
+            }
             Console.WriteLine($"worst: {string.Join(", ", report.Worst(3).Select(i => $"{i.Id} ({i.RoadIoU:F3})"))}");
             Console.WriteLine(parse.GetValue(probs) is null ? $"wrote {metrics} and {samples.Count} probability maps in {mapsDir}" : $"wrote {metrics}");
             return 0;

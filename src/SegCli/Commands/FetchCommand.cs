@@ -36,6 +36,7 @@ static class FetchCommand
             Console.WriteLine($"{report.Root}: {report.TrainingPairs} labelled pairs, {report.TestImages} test images" +
                               (report.TrainingPairs == KittiRoadDownload.TrainingPairs && report.TestImages == KittiRoadDownload.TestImages
                                   ? "" : $" (the real kit has {KittiRoadDownload.TrainingPairs} and {KittiRoadDownload.TestImages})"));
+            Console.WriteLine($"calibration: {CheckCommand.Calibration(report)}");
             Console.WriteLine($"licence: {KittiRoadDownload.Licence}");
             Console.WriteLine($"cite: {KittiRoadDownload.Citation}");
             Console.WriteLine($"train with: seg train --data {report.Root} --encoder-weights {ImageNetVgg16.Keyword} ...");

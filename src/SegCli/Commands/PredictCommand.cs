@@ -14,7 +14,14 @@ static class PredictCommand
         var model = new Option<string>("--model") { Description = "Run folder (best.safetensors) or checkpoint file.", Required = true };
         var input = new Option<string>("--input") { Description = "A PNG/JPEG image or a folder of them.", Required = true };
         var output = new Option<string>("--out") { Description = "Output folder: probs/, masks/ and overlays/.", Required = true };
-        var kitti = new Option<bool>("--kitti") { Description = "Name probability maps {cat}_road_NNNNNN.png for a KITTI submission or the devkit." };
+        var kitti = new Option<bool>("--kitti") { Description = "Name probability maps {cat}_road_NNNNNN.png, as the devkit's evaluateRoad.py reads them. They are in the image's perspective: the KITTI server wants --bev's maps." };
+        var bev = new Option<string?>("--bev")
+        {
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "CALIB_DIR",
+            Description = "With --kitti: also write the bird's-eye-view maps the KITTI server evaluates (OUT/bev/) and OUT/" + KittiSubmission.ZipName +
+                          ", the file to upload. CALIB_DIR holds each image's calibration (default: the calib/ folder beside the images' folder, e.g. testing/calib).",
+        };
         var overlay = new Option<bool>("--overlay") { Description = "Also write the images with predicted road tinted green." };
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
@@ -22,7 +29,7 @@ static class PredictCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 4, Description = "Images per forward pass." };
         var command = new Command("predict", "Predict road on images of any size; outputs have each image's own size.")
         {
-            model, input, output, kitti, overlay, flip, size, batch, precision,
+            model, input, output, kitti, bev, overlay, flip, size, batch, precision,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -33,6 +40,15 @@ static class PredictCommand
             if (images.Count == 0)
                 throw new BadInputException(source, "holds no .png or .jpg images", "point --input at KITTI's image_2 folder or an image");
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            string besideImages = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Directory.Exists(source) ? source.TrimEnd('/') : Path.GetDirectoryName(Path.GetFullPath(source))!))!, "calib");
+            BirdsEyeViews? views = null;
+            if (parse.GetResult(bev) is not null)
+            {
+                if (!parse.GetValue(kitti))
+                    throw new ArgumentException("--bev makes a KITTI submission: add --kitti (the maps need KITTI's names to find their calibration)");
+                views = new BirdsEyeViews(parse.GetValue(bev) ?? besideImages);
+                views.RequireAll(images);
+            }
             var files = new PredictionFiles(Path.Combine(outDir, "probs"), Path.Combine(outDir, "masks"),
                 parse.GetValue(overlay) ? Path.Combine(outDir, "overlays") : null, KittiNames: parse.GetValue(kitti));
 
@@ -48,6 +64,14 @@ static class PredictCommand
             CountProgress.Run("predicting", images.Count, progress => PredictionWriter.Write(predictor, images, files, progress));
             Console.WriteLine($"wrote {images.Count} probability maps to {files.Probabilities} and masks to {files.Masks}" +
                               (files.Overlays is null ? "" : $", overlays to {files.Overlays}"));
+            if (views is not null)
+            {
+                var maps = images.Select(i => Path.Combine(files.Probabilities!, KittiRoad.SampleOf(i).ResultName())).ToList();
+                var submission = CountProgress.Run("bird's-eye view", maps.Count, progress => KittiSubmission.Write(maps, views, outDir, progress));
+                Console.WriteLine($"wrote {submission.Maps} bird's-eye-view maps to {submission.BirdsEyeFolder}; upload {submission.Zip} to the KITTI Road server");
+            }
+            else if (parse.GetValue(kitti) && Directory.Exists(besideImages))
+                Console.Error.WriteLine($"note: these maps are in the image's perspective; the KITTI server evaluates bird's-eye views: add --bev to write them (calibration from {besideImages}) and the zip to upload");
             return 0;
         }));
         return command;

@@ -8,7 +8,21 @@ namespace SegHelpers.Data;
 /// <param name="DontCare">Fraction of pixels the benchmark ignores (black or blue in the label).</param>
 public sealed record LabelStats(string Name, int Pairs, double Road, double NonRoad, double DontCare);
 
-/// <summary>What <c>seg check</c> reports about a dataset: counts, sizes, class balance and every problem found.</summary>
+/// <summary>The calibration files (<c>training/calib</c>, <c>testing/calib</c>) found for a dataset's images; the bird's-eye view needs one per image.</summary>
+/// <param name="Training">Labelled images with a readable calibration file.</param>
+/// <param name="Testing">Test images with a readable calibration file.</param>
+/// <param name="Missing">Images without one (their file names), training first.</param>
+public sealed record CalibrationCount(int Training, int Testing, IReadOnlyList<string> Missing);
+
+/// <summary>What <c>seg check</c> reports about a dataset: counts, sizes, class balance, calibration files and every problem found.</summary>
+/// <param name="Root">The data_road folder.</param>
+/// <param name="TrainingPairs">Labelled pairs.</param>
+/// <param name="TestImages">Unlabelled test images.</param>
+/// <param name="Categories">Label statistics per category.</param>
+/// <param name="All">Label statistics pooled.</param>
+/// <param name="ImageSizes">Training image sizes and how often each occurs.</param>
+/// <param name="Problems">Broken files (an unreadable calibration file is one; a missing one is only counted in <paramref name="Calibration"/>).</param>
+/// <param name="Calibration">Calibration files per split.</param>
 public sealed record DatasetReport(
     string Root,
     int TrainingPairs,
@@ -16,7 +30,8 @@ public sealed record DatasetReport(
     IReadOnlyList<LabelStats> Categories,
     LabelStats All,
     IReadOnlyDictionary<string, int> ImageSizes,
-    IReadOnlyList<string> Problems)
+    IReadOnlyList<string> Problems,
+    CalibrationCount Calibration)
 {
     /// <summary>True when training can use the dataset: labelled pairs exist and no file is broken.</summary>
     public bool Usable => TrainingPairs > 0 && Problems.Count == 0;
@@ -71,6 +86,32 @@ public sealed record DatasetReport(
             }
             progress?.Report(++done);
         }
+        var missing = new List<string>();
+        int Calibrated(IEnumerable<KittiSample> samples, string split)
+        {
+            int found = 0;
+            string folder = Path.Combine(data.Root, split, "calib");
+            foreach (var sample in samples)
+            {
+                string? file = Directory.Exists(folder) ? KittiCalibration.Find(folder, Path.GetFileName(sample.ImagePath)) : null;
+                if (file is null)
+                {
+                    missing.Add(Path.GetFileName(sample.ImagePath));
+                    continue;
+                }
+                try
+                {
+                    KittiCalibration.Read(file);
+                    found++;
+                }
+                catch (BadInputException e)
+                {
+                    problems.Add(e.Message);
+                }
+            }
+            return found;
+        }
+        var calibration = new CalibrationCount(Calibrated(data.Training, "training"), Calibrated(data.Testing, "testing"), missing);
         problems.Sort(StringComparer.Ordinal);
 
         var categories = counts.OrderBy(kv => kv.Key).Select(kv => Stats(kv.Key.ToString().ToLowerInvariant(), kv.Value)).ToList();
@@ -79,7 +120,7 @@ public sealed record DatasetReport(
             for (int i = 0; i < 4; i++)
                 pooled[i] += c[i];
         return new DatasetReport(data.Root, data.Training.Count, data.Testing.Count, categories, Stats("all", pooled),
-            sizes.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).ToDictionary(), problems);
+            sizes.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).ToDictionary(), problems, calibration);
     }
 
     static LabelStats Stats(string name, long[] c)

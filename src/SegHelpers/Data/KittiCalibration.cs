@@ -44,7 +44,7 @@ public sealed class KittiCalibration
     {
         if (!File.Exists(path))
             throw new BadInputException(path, "calibration file not found",
-                "KITTI ships one per image in training/calib and testing/calib (data_road_calib.zip or data_road.zip); pass the folder that holds them");
+                "KITTI ships one per image in training/calib and testing/calib (they come in data_road.zip, the base kit); pass the folder that holds them");
         var values = new Dictionary<string, double[]>(StringComparer.Ordinal);
         int lineNumber = 0;
         foreach (string raw in File.ReadLines(path))

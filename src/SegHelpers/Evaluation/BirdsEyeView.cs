@@ -99,6 +99,20 @@ public sealed class BirdsEyeView
         return output;
     }
 
+    /// <summary>
+    /// Class indices (<see cref="RoadLabel"/>) in the bird's-eye view: what decoding the mapped KITTI label gives, cells outside
+    /// the view being <see cref="RoadLabel.Ignore"/> like its black.
+    /// </summary>
+    public byte[] MapClasses(ReadOnlySpan<byte> mask)
+    {
+        if (mask.Length != ImageWidth * ImageHeight)
+            throw new ArgumentException($"expected a {ImageWidth}×{ImageHeight} mask, got {mask.Length} values");
+        var output = new byte[Width * Height];
+        for (int cell = 0; cell < _source.Length; cell++)
+            output[cell] = _source[cell] >= 0 ? mask[_source[cell]] : RoadLabel.Ignore;
+        return output;
+    }
+
     /// <summary>An RGB image (a camera image or a KITTI label) in the bird's-eye view.</summary>
     public RgbImage Map(RgbImage image)
     {

@@ -40,7 +40,7 @@ public sealed class BirdsEyeViews
         if (missing.Count > 0)
             throw new BadInputException(Calibration,
                 $"has no calibration for {missing.Count} image(s): {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? $" and {missing.Count - 5} more" : "")}",
-                "KITTI's calib/ folder holds {cat}_NNNNNN.txt for every image (data_road_calib.zip); copy the missing files there, or pass the right folder");
+                "KITTI's calib/ folder holds {cat}_NNNNNN.txt for every image (in data_road.zip, the base kit); copy the missing files there, or pass the right folder");
     }
 
     /// <summary>The lookup for the image named <paramref name="fileName"/> at <paramref name="width"/>×<paramref name="height"/>.</summary>
@@ -49,7 +49,7 @@ public sealed class BirdsEyeViews
         string calibration = CalibrationFor(fileName)
             ?? throw new BadInputException(Path.Combine(Calibration, ExpectedName(fileName)),
                 $"calibration file not found for {Path.GetFileName(fileName)}",
-                "KITTI's calib/ folder holds {cat}_NNNNNN.txt for every image (data_road_calib.zip); pass the folder that holds it");
+                "KITTI's calib/ folder holds {cat}_NNNNNN.txt for every image (in data_road.zip, the base kit); pass the folder that holds it");
         lock (_gate)
         {
             if (_lookups.TryGetValue((calibration, width, height), out var found))

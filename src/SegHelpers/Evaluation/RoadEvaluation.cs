@@ -14,11 +14,21 @@ public sealed record ImageScore(KittiSample Sample, double RoadIoU)
     public string Id => Sample.Id;
 }
 
+/// <summary>The benchmark's figures in KITTI's bird's-eye view (see <see cref="BirdsEyeView"/>), the space the leaderboard ranks in.</summary>
+/// <param name="Benchmark">MaxF/AP/… per category and URBAN_ROAD over the grid cells each label's view covers.</param>
+/// <param name="Matrix">Confusion matrix at the 0.5 decision over those cells.</param>
+public sealed record BirdsEyeScores(IReadOnlyList<BenchmarkScores> Benchmark, ConfusionMatrix Matrix)
+{
+    /// <summary>The pooled URBAN_ROAD scores.</summary>
+    public BenchmarkScores Urban => Benchmark.Single(b => b.Category == RoadBenchmark.Urban);
+}
+
 /// <summary>What <see cref="RoadEvaluation.Run"/> measured.</summary>
-/// <param name="Benchmark">KITTI MaxF/AP/… per category and URBAN_ROAD.</param>
+/// <param name="Benchmark">KITTI MaxF/AP/… per category and URBAN_ROAD, in the image's perspective.</param>
 /// <param name="Matrix">Confusion matrix at the 0.5 decision over every evaluated pixel.</param>
 /// <param name="Images">Per-image road IoU, in input order.</param>
-public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, ConfusionMatrix Matrix, IReadOnlyList<ImageScore> Images)
+/// <param name="BirdsEye">The same figures in KITTI's bird's-eye view, when asked for.</param>
+public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, ConfusionMatrix Matrix, IReadOnlyList<ImageScore> Images, BirdsEyeScores? BirdsEye = null)
 {
     /// <summary>The pooled URBAN_ROAD scores.</summary>
     public BenchmarkScores Urban => Benchmark.Single(b => b.Category == RoadBenchmark.Urban);
@@ -27,25 +37,46 @@ public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, 
     public IReadOnlyList<ImageScore> Worst(int count = 6) =>
         [.. Images.Where(i => !double.IsNaN(i.RoadIoU)).OrderBy(i => i.RoadIoU).Take(count)];
 
-    /// <summary>Writes metrics.json atomically: benchmark figures per category (curves left out), IoU figures and per-image IoU.</summary>
+    /// <summary>
+    /// Writes metrics.json atomically: the perspective figures at the top level (<c>"space": "perspective"</c>; benchmark
+    /// figures per category without their curves, IoU figures, per-image IoU) and, with <see cref="BirdsEye"/>, the same
+    /// figures under <c>"bev"</c> with the grid they were computed on.
+    /// </summary>
     public void WriteJson(string path)
     {
-        var json = new
+        var json = new Dictionary<string, object?> { ["space"] = "perspective" };
+        Figures(json, Benchmark, Matrix);
+        json["images"] = Images.Select(i => new { id = i.Id, road_iou = i.RoadIoU });
+        if (BirdsEye is { } bev)
         {
-            benchmark = Benchmark.Select(b => new
+            var inBev = new Dictionary<string, object?>
             {
-                category = b.Category, images = b.Images, max_f = b.MaxF, ap = b.AveragePrecision, pre = b.Precision, rec = b.Recall,
-                fpr = b.FalsePositiveRate, fnr = b.FalseNegativeRate, best_threshold = b.BestThreshold, positives = b.Positives, negatives = b.Negatives,
-            }),
-            road_iou = Matrix.IoU(RoadLabel.Road),
-            mean_iou = Matrix.MeanIoU(),
-            pixel_accuracy = Matrix.PixelAccuracy(),
-            road_precision = Matrix.Precision(RoadLabel.Road),
-            road_recall = Matrix.Recall(RoadLabel.Road),
-            road_f1 = Matrix.F1(RoadLabel.Road),
-            images = Images.Select(i => new { id = i.Id, road_iou = i.RoadIoU }),
-        };
+                ["space"] = "bev",
+                ["grid"] = new
+                {
+                    cell_m = BirdsEyeView.Resolution, x_m = new[] { BirdsEyeView.XRange.Min, BirdsEyeView.XRange.Max },
+                    z_m = new[] { BirdsEyeView.ZRange.Min, BirdsEyeView.ZRange.Max }, width = BirdsEyeView.Width, height = BirdsEyeView.Height,
+                },
+            };
+            Figures(inBev, bev.Benchmark, bev.Matrix);
+            json["bev"] = inBev;
+        }
         AtomicFile.WriteText(path, JsonSerializer.Serialize(json, Options));
+    }
+
+    static void Figures(Dictionary<string, object?> json, IReadOnlyList<BenchmarkScores> benchmark, ConfusionMatrix matrix)
+    {
+        json["benchmark"] = benchmark.Select(b => new
+        {
+            category = b.Category, images = b.Images, max_f = b.MaxF, ap = b.AveragePrecision, pre = b.Precision, rec = b.Recall,
+            fpr = b.FalsePositiveRate, fnr = b.FalseNegativeRate, best_threshold = b.BestThreshold, positives = b.Positives, negatives = b.Negatives,
+        });
+        json["road_iou"] = matrix.IoU(RoadLabel.Road);
+        json["mean_iou"] = matrix.MeanIoU();
+        json["pixel_accuracy"] = matrix.PixelAccuracy();
+        json["road_precision"] = matrix.Precision(RoadLabel.Road);
+        json["road_recall"] = matrix.Recall(RoadLabel.Road);
+        json["road_f1"] = matrix.F1(RoadLabel.Road);
     }
 
     static readonly JsonSerializerOptions Options = new()
@@ -78,11 +109,11 @@ public static class RoadEvaluation
     /// <see cref="Run"/> into <paramref name="folder"/>: the probability maps in <c>probs/</c> and the figures in
     /// <c>metrics.json</c>, what <c>seg eval</c> and notebook 05 leave behind.
     /// </summary>
-    public static EvaluationReport RunInto(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string folder, IProgress<int>? progress = null)
+    public static EvaluationReport RunInto(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string folder, IProgress<int>? progress = null, BirdsEyeViews? birdsEye = null)
     {
         string maps = Path.Combine(folder, "probs");
         Directory.CreateDirectory(maps);
-        var report = Run(predictor, samples, maps, progress);
+        var report = Run(predictor, samples, maps, progress, birdsEye);
         report.WriteJson(Path.Combine(folder, "metrics.json"));
         return report;
     }
@@ -100,19 +131,45 @@ public static class RoadEvaluation
     }
 
     /// <summary>
-    /// Predicts every sample at its own size and scores it. With <paramref name="probabilityFolder"/>, also writes the
-    /// KITTI probability maps there (so <c>seg eval --probs</c> and the devkit can score them again).
+    /// The bird's-eye views for the labelled images of <paramref name="data"/>: their calibrations in <c>training/calib</c>,
+    /// every one of <paramref name="samples"/> checked to have its file first (a missing one is an error naming them).
     /// </summary>
-    public static EvaluationReport Run(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string? probabilityFolder = null, IProgress<int>? progress = null)
+    public static BirdsEyeViews BirdsEyeFor(KittiRoad data, IEnumerable<KittiSample> samples) =>
+        BirdsEyeFor(data, samples, required: true)!;
+
+    /// <summary>
+    /// As <see cref="BirdsEyeFor(KittiRoad, IEnumerable{KittiSample})"/>, but null when the dataset has no <c>training/calib</c>
+    /// and <paramref name="required"/> is false (notebook 05 then scores in perspective only, and says so).
+    /// </summary>
+    public static BirdsEyeViews? BirdsEyeFor(KittiRoad data, IEnumerable<KittiSample> samples, bool required)
     {
-        var tally = new Tally(samples);
+        string folder = Path.Combine(data.Root, "training", "calib");
+        if (!Directory.Exists(folder) && !required)
+            return null;
+        if (!Directory.Exists(folder))
+            throw new BadInputException(folder, "folder not found, so there is no bird's-eye view",
+                "KITTI ships training/calib in data_road.zip (seg fetch kitti gets it); `seg synth` writes one; or evaluate without --bev");
+        var views = new BirdsEyeViews(folder);
+        views.RequireAll(samples.Select(s => s.ImagePath));
+        return views;
+    }
+
+    /// <summary>
+    /// Predicts every sample at its own size and scores it. With <paramref name="probabilityFolder"/>, also writes the
+    /// KITTI probability maps there (so <c>seg eval --probs</c> and the devkit can score them again). With
+    /// <paramref name="birdsEye"/>, also scores each label and map in the bird's-eye view (<see cref="EvaluationReport.BirdsEye"/>).
+    /// </summary>
+    public static EvaluationReport Run(RoadPredictor predictor, IReadOnlyList<KittiSample> samples, string? probabilityFolder = null, IProgress<int>? progress = null, BirdsEyeViews? birdsEye = null)
+    {
+        birdsEye?.RequireAll(samples.Where(s => s.LabelPath is not null).Select(s => s.ImagePath));
+        var tally = new Tally(samples, birdsEye);
         foreach (var chunk in tally.Labelled.Chunk(predictor.Options.BatchSize))
         {
             var pairs = chunk.Select(KittiRoad.LoadPair).ToArray();
             var probabilities = predictor.PredictMany(pairs.Select(p => p.Image)).ToArray();
             for (int i = 0; i < chunk.Length; i++)
             {
-                tally.Add(chunk[i], pairs[i].Mask, probabilities[i].Values);
+                tally.Add(chunk[i], pairs[i].Image.Width, pairs[i].Image.Height, pairs[i].Mask, probabilities[i].Values);
                 if (probabilityFolder is not null)
                     ProbabilityMaps.Write(probabilityFolder, chunk[i], probabilities[i]);
                 progress?.Report(tally.Images.Count);
@@ -126,26 +183,34 @@ public static class RoadEvaluation
     /// tool) against the labels of <paramref name="samples"/>, with the same figures as <see cref="Run"/>. Unlike the devkit,
     /// which silently drops a category with a missing map, every missing map is an error.
     /// </summary>
-    public static EvaluationReport Score(IReadOnlyList<KittiSample> samples, string probabilityFolder, IProgress<int>? progress = null)
+    public static EvaluationReport Score(IReadOnlyList<KittiSample> samples, string probabilityFolder, IProgress<int>? progress = null, BirdsEyeViews? birdsEye = null)
     {
-        var tally = new Tally(samples);
+        birdsEye?.RequireAll(samples.Where(s => s.LabelPath is not null).Select(s => s.ImagePath));
+        var tally = new Tally(samples, birdsEye);
         foreach (var (sample, path) in ProbabilityMaps.Find(tally.Labelled, probabilityFolder))
         {
             var label = ImageFile.ReadRgb(sample.LabelPath!);
-            tally.Add(sample, RoadLabel.Decode(label, sample.LabelPath!), ProbabilityMaps.Read(path, label.Width, label.Height));
+            tally.Add(sample, label.Width, label.Height, RoadLabel.Decode(label, sample.LabelPath!), ProbabilityMaps.Read(path, label.Width, label.Height));
             progress?.Report(tally.Images.Count);
         }
         return tally.Report();
     }
 
-    /// <summary>The benchmark, the 0.5-decision confusion matrix and per-image IoU, accumulated one image at a time.</summary>
+    /// <summary>
+    /// The benchmark, the 0.5-decision confusion matrix and per-image IoU, accumulated one image at a time; with bird's-eye
+    /// views, the benchmark and matrix again on each image's label and map mapped to the grid.
+    /// </summary>
     sealed class Tally
     {
         readonly RoadBenchmark _benchmark = new();
         readonly ConfusionMatrix _matrix = new(2);
+        readonly BirdsEyeViews? _views;
+        readonly RoadBenchmark _bevBenchmark = new();
+        readonly ConfusionMatrix _bevMatrix = new(2);
 
-        public Tally(IReadOnlyList<KittiSample> samples)
+        public Tally(IReadOnlyList<KittiSample> samples, BirdsEyeViews? views)
         {
+            _views = views;
             Labelled = [.. samples.Where(s => s.LabelPath is not null)];
             if (Labelled.Count == 0)
                 throw new ArgumentException("no labelled images to evaluate");
@@ -155,7 +220,7 @@ public static class RoadEvaluation
 
         public List<ImageScore> Images { get; } = [];
 
-        public void Add(KittiSample sample, byte[] mask, byte[] probability)
+        public void Add(KittiSample sample, int width, int height, byte[] mask, byte[] probability)
         {
             _benchmark.Add(sample.Category, probability, mask);
             var single = new ConfusionMatrix(2);
@@ -167,8 +232,17 @@ public static class RoadEvaluation
                 _matrix.Update(predicted, truth);
             }
             Images.Add(new ImageScore(sample, single.IoU(RoadLabel.Road)));
+            if (_views is null)
+                return;
+            var view = _views.For(sample.ImagePath, width, height);
+            var bevMask = view.MapClasses(mask);
+            var bevProbability = view.Map(probability, 1);
+            _bevBenchmark.Add(sample.Category, bevProbability, bevMask);
+            using (var scope = NewDisposeScope())
+                _bevMatrix.Update(tensor(RoadProbability.Decide(bevProbability)), tensor(bevMask));
         }
 
-        public EvaluationReport Report() => new(_benchmark.ScoreAll(), _matrix, Images);
+        public EvaluationReport Report() =>
+            new(_benchmark.ScoreAll(), _matrix, Images, _views is null ? null : new BirdsEyeScores(_bevBenchmark.ScoreAll(), _bevMatrix));
     }
 }

@@ -39,6 +39,32 @@ public static class Show
     /// <summary>The benchmark table (percent, as the KITTI site shows it; <c>seg eval</c> prints the same).</summary>
     public static HtmlView Benchmark(IEnumerable<BenchmarkScores> scores) => new(Table.Benchmark(scores).ToHtml());
 
+    /// <summary>
+    /// The benchmark table in the bird's-eye view with its road IoU, or a line saying why there is none (no calibration).
+    /// </summary>
+    public static HtmlView BirdsEyeBenchmark(EvaluationReport report) => report.BirdsEye is { } bev
+        ? new($"<p>{BirdsEyeView.Resolution} m cells, x {BirdsEyeView.XRange.Min}…{BirdsEyeView.XRange.Max} m, z {BirdsEyeView.ZRange.Min}…{BirdsEyeView.ZRange.Max} m; " +
+              $"road IoU at p ≥ 0.5: {bev.Matrix.IoU(RoadLabel.Road):F4}</p>" + Table.Benchmark(bev.Benchmark).ToHtml())
+        : new("<p>No bird's-eye view: the dataset has no <code>training/calib</code> folder (KITTI's data_road.zip and <code>seg synth</code> have one).</p>");
+
+    /// <summary>
+    /// One labelled image scored both ways: its prediction drawn on the image (road found green, missed red, false blue) and
+    /// the same in the bird's-eye view, where the benchmark measures it. Without <paramref name="views"/>, a line saying why not.
+    /// </summary>
+    public static HtmlView BirdsEye(RoadPredictor predictor, KittiSample sample, BirdsEyeViews? views, int width = 560)
+    {
+        if (views is null)
+            return new("<p>No bird's-eye view: the dataset has no <code>training/calib</code> folder.</p>");
+        var (image, mask) = KittiRoad.LoadPair(sample);
+        var probability = predictor.Predict(image);
+        var view = views.For(sample.ImagePath, image.Width, image.Height);
+        var inBev = Overlay.Road(view.Map(image), view.Map(probability), view.MapClasses(mask));
+        return Gallery([
+            (PngImage.From(Overlay.Road(image, probability, mask).ScaledToWidth(width)), $"{sample.Id} in the camera's perspective"),
+            (PngImage.From(inBev.ScaledToWidth(300)), $"{sample.Id} in the bird's-eye view (far end at the top)"),
+        ]);
+    }
+
     /// <summary>What <c>seg check</c> prints: pairs, sizes and class balance per category.</summary>
     public static HtmlView Dataset(DatasetReport report)
     {

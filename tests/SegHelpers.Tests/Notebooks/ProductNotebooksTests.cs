@@ -70,7 +70,14 @@ public class ProductNotebooksTests
         {
             Assert.True(File.Exists(dir[$"{side}/artifacts/run/best.safetensors"]), side);
             Assert.True(File.Exists(dir[$"{side}/artifacts/eval/metrics.json"]), side);
-            Assert.Equal(Directory.GetFiles(dir[$"{side}/artifacts/data/testing/image_2"]).Length, Directory.GetFiles(dir[$"{side}/artifacts/submission"], "*_road_*.png").Length);
+            int tests = Directory.GetFiles(dir[$"{side}/artifacts/data/testing/image_2"]).Length;
+            Assert.Equal(tests, Directory.GetFiles(dir[$"{side}/artifacts/submission/probs"], "*_road_*.png").Length);
+            Assert.Equal(tests, Directory.GetFiles(dir[$"{side}/artifacts/submission/bev"], "*_road_*.png").Length);
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(dir[$"{side}/artifacts/submission/kitti-road-bev-submission.zip"]))
+                Assert.Equal(Directory.GetFiles(dir[$"{side}/artifacts/submission/bev"]).Select(Path.GetFileName).Order(), zip.Entries.Select(e => e.FullName).Order());
+            var metrics = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir[$"{side}/artifacts/eval/metrics.json"]))!;
+            Assert.Equal("perspective", metrics["space"]!.GetValue<string>());
+            Assert.Equal("bev", metrics["bev"]!["space"]!.GetValue<string>());
             Assert.Equal(2, Directory.GetFiles(dir[$"{side}/artifacts/overlays"]).Length);
         }
     }

@@ -80,13 +80,20 @@ static partial class VisibleOutputs
                 int images = int.Parse(evaluated.Groups[1].Value);
                 string[] categories = ["UM_ROAD", "UMM_ROAD", "UU_ROAD", "URBAN_ROAD"];
                 Assert.All(categories, c => Assert.Contains($"<th>{c}</th>", shown.Html("Show.Benchmark(")));
+                string bevTable = shown.Html("Show.BirdsEyeBenchmark(");
+                Assert.Contains("0.05 m cells, x -10…10 m, z 6…46 m; road IoU at p ≥ 0.5: ", bevTable);
+                Assert.All(categories, c => Assert.Contains($"<th>{c}</th>", bevTable));
+                Assert.NotEqual(shown.Html("Show.Benchmark("), bevTable[bevTable.IndexOf("<table", StringComparison.Ordinal)..]);
+                string bevFigure = shown.Html("Show.BirdsEye(");
+                Assert.Equal(2, Regex.Count(bevFigure, "<figure[^>]*><img src=\"data:image/png;base64,"));
+                Assert.Contains("in the bird's-eye view (far end at the top)", bevFigure);
                 Assert.Equal(categories, shown.Chart("Charts.PrecisionRecall(").Select(t => t.Name.Split(' ')[0]));
                 Assert.Equal(categories, shown.Chart("Charts.FMeasure(").Select(t => t.Name.Split(' ')[0]));
                 Assert.All(shown.Chart("Charts.FMeasure("), t => Assert.True(t.Points > 1, t.Name));
                 Assert.Equal([("images", images)], shown.Chart("Charts.IoUDistribution("));
                 string worst = shown.Html("Show.Worst(");
                 Assert.Equal(Math.Min(P("WorstCount"), images), Regex.Count(worst, "<figure[^>]*><img src=\"data:image/png;base64,"));
-                Assert.Matches($"^[1-9][0-9]* submission maps in .*; {Math.Min(P("OverlayCount"), images)} overlays in ", shown.Result("PredictionWriter.Write("));
+                Assert.Matches($"^[1-9][0-9]* test images: upload .*kitti-road-bev-submission.zip \\(bird's-eye view\\); perspective maps in .*; {Math.Min(P("OverlayCount"), images)} overlays in ", shown.Result("KittiSubmission.Predict("));
                 break;
             default:
                 Assert.Fail($"no checks for notebook {notebook}");
@@ -97,7 +104,7 @@ static partial class VisibleOutputs
     [GeneratedRegex("^([0-9]+) training / ([0-9]+) validation: Um [0-9]+, Umm [0-9]+, Uu [0-9]+$")]
     private static partial Regex SplitLine();
 
-    [GeneratedRegex("^([0-9]+) validation images at full resolution; road IoU [0-9.]+ at p ≥ 0.5$")]
+    [GeneratedRegex("^([0-9]+) validation images at full resolution; road IoU at p ≥ 0.5: [0-9.]+ in perspective, [0-9.]+ in the bird's-eye view$")]
     private static partial Regex EvaluatedLine();
 
     /// <summary>The outputs of one executed notebook, looked up by a call its cell makes.</summary>
