@@ -86,7 +86,7 @@ static partial class VisibleOutputs
                 Assert.NotEqual(shown.Html("Show.Benchmark("), bevTable[bevTable.IndexOf("<table", StringComparison.Ordinal)..]);
                 string bevFigure = shown.Html("Show.BirdsEye(");
                 Assert.Equal(2, Regex.Count(bevFigure, "<figure[^>]*><img src=\"data:image/png;base64,"));
-                Assert.Contains("in the bird's-eye view (far end at the top)", bevFigure);
+                Assert.Contains("in the bird's-eye view (far end at the top)", System.Net.WebUtility.HtmlDecode(bevFigure));
                 Assert.Equal(categories, shown.Chart("Charts.PrecisionRecall(").Select(t => t.Name.Split(' ')[0]));
                 Assert.Equal(categories, shown.Chart("Charts.FMeasure(").Select(t => t.Name.Split(' ')[0]));
                 Assert.All(shown.Chart("Charts.FMeasure("), t => Assert.True(t.Points > 1, t.Name));
