@@ -45,6 +45,25 @@ public class DataCommandsTests
     }
 
     [Fact]
+    public void Check_counts_calibration_files_and_lists_a_broken_one_as_a_problem()
+    {
+        using var dir = new TempDir();
+        Kitti.Synthetic(dir, count: 6, testCount: 3);
+        var (fine, fineOut, _) = Seg.Run("check", "--data", dir.Path);
+        Assert.Equal(0, fine);
+        Assert.Contains("calib     6/6 training, 3/3 testing: the bird's-eye view (seg eval --bev, the submission) works for every image", fineOut);
+
+        File.Delete(dir["training/calib/umm_000001.txt"]);
+        File.WriteAllText(dir["testing/calib/uu_000000.txt"], "P2: 1 2 3\n");
+        var (exit, stdout, _) = Seg.Run("check", "--data", dir.Path);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("calib     5/6 training, 2/3 testing: 1 image(s) have none (umm_000001.png); seg eval --bev and seg predict --bev need one per image", stdout);
+        Assert.Contains("uu_000000.txt: P2 has 3 numbers, not 12", stdout);
+        Assert.Contains("usable: no", stdout);
+    }
+
+    [Fact]
     public void Bad_input_is_one_line_on_stderr_with_exit_two_not_a_stack_trace()
     {
         using var dir = new TempDir();

@@ -48,6 +48,7 @@ public class KittiFetchTests
         Assert.Contains($"{dir["out/data_road"]}: 6 labelled pairs, 2 test images (the real kit has 289 and 290)", stdout);
         Assert.Contains("CC BY-NC-SA 3.0", stdout);
         Assert.Contains("Fritsch", stdout);
+        Assert.Contains("calibration: 6/6 training, 2/2 testing: the bird's-eye view (seg eval --bev, the submission) works for every image", stdout);
         Assert.Equal(6, Directory.GetFiles(dir["out/data_road/training/gt_image_2"]).Length);
         Assert.Equal(2, server.Requests("data_road.zip")); // the drop, then the resumed rest
         Assert.Equal(0, again.Exit);
@@ -120,5 +121,8 @@ public class KittiFetchTests
         Assert.Equal((30, 5), (report.TrainingPairs, report.TestImages));
         Assert.True(report.Usable, string.Join("; ", report.Problems));
         Assert.Equal(["1226x370", "1238x374", "1241x376", "1242x375"], report.ImageSizes.Keys.Order(StringComparer.Ordinal));
+        // the sample holds the real calibration of um_000000 only, in training and in testing
+        Assert.Equal((1, 1, 33), (report.Calibration.Training, report.Calibration.Testing, report.Calibration.Missing.Count));
+        Assert.DoesNotContain("um_000000.png", report.Calibration.Missing);
     }
 }
