@@ -20,7 +20,7 @@ static class BenchCommand
         var model = new Option<string?>("--model") { Description = "A trained run: also compare fp32 and bf16 road IoU and speed on its validation split (needs --data)." };
         var data = new Option<string?>("--data") { Description = "The run's data folder, for --model." };
         var modelOnly = new Option<bool>("--model-only") { Description = "Only matmul and model figures (what bench/compare.sh compares with PyTorch)." };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = "auto, cpu or cuda." };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = $"{Cli.Keywords(SegHelpers.Native.Devices.Names)}." };
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
             json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, device,

@@ -86,6 +86,9 @@ static class Cli
         return values;
     }
 
+    /// <summary>The words an option accepts, as its help starts: <c>one of: a, b, c</c>.</summary>
+    public static string Keywords(IEnumerable<string> words) => $"One of: {string.Join(", ", words)}";
+
     /// <summary>Parses "HxW" (e.g. 375x1242).</summary>
     public static (int Height, int Width) ParseSize(string text)
     {

@@ -15,11 +15,11 @@ static class EvalCommand
         var data = new Option<string>("--data") { Description = "KITTI data_road folder with labels.", Required = true };
         var model = new Option<string?>("--model") { Description = "Run folder (uses best.safetensors and the run's split and size) or checkpoint file." };
         var probs = new Option<string?>("--probs") { Description = "Score this folder of {cat}_road_NNNNNN.png probability maps instead of running the model (with --model, on its validation split)." };
-        var split = new Option<string?>("--split") { Description = "val (the run's validation split; default with --model) or all labelled images (default with --probs alone)." };
+        var split = new Option<string?>("--split") { Description = $"{Cli.Keywords(RoadEvaluation.Splits)}: val, the run's validation split (default with --model), or all labelled images (default with --probs alone)." };
         var output = new Option<string?>("--out") { Description = "Folder for metrics.json and, with --model, the probability maps (default: RUN/eval-SPLIT with --model, the parent of DIR with --probs)." };
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
-        var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = "fp32, or bf16 (fast on CPUs with AVX512-BF16/AMX and on CUDA)." };
+        var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 is fast on CPUs with AVX512-BF16/AMX and on CUDA, and checked at run time." };
         var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
         var bev = new Option<bool>("--bev") { Description = "Also score in KITTI's bird's-eye view, the space the leaderboard ranks in: each label and map through its training/calib file (metrics.json gets a \"bev\" section)." };
         var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
@@ -31,8 +31,8 @@ static class EvalCommand
             var dataset = KittiRoad.Open(parse.GetValue(data)!);
             string? modelPath = parse.GetValue(model);
             string which = parse.GetValue(split) ?? (modelPath is null ? "all" : "val");
-            if (which is not ("val" or "all"))
-                throw new ArgumentException($"--split must be val or all, not '{which}'");
+            if (!RoadEvaluation.Splits.Contains(which))
+                throw new ArgumentException($"--split must be {string.Join(" or ", RoadEvaluation.Splits)}, not '{which}'");
             if (modelPath is null && which == "val")
                 throw new ArgumentException("--split val needs --model RUN, whose options.json holds the split");
             if (modelPath is null && parse.GetValue(probs) is null)

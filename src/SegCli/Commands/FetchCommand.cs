@@ -12,14 +12,14 @@ static class FetchCommand
     {
         var cache = new Option<string?>("--cache") { Description = "Folder for the weights (default: SEG_WEIGHTS_CACHE, else $TORCH_HOME/hub/checkpoints, else ~/.cache/torch/hub/checkpoints)." };
         var vggUrl = new Option<string?>("--url") { Description = $"Download from here instead (a mirror; default: SEG_VGG16_URL, else {ImageNetVgg16.DefaultUrl})." };
-        var vgg16 = new Command("vgg16", "Download torchvision's ImageNet VGG16 (vgg16-397923af.pth, 528 MB) into PyTorch's cache, checking its SHA-256; a cached file is reused.")
+        var vgg16 = new Command("vgg16", "Download torchvision's ImageNet VGG16 (vgg16-397923af.pth, 528 MB) into PyTorch's cache, checking its SHA-256; a cached file is checked the same way (once: the check is recorded beside it) and downloaded again if wrong.")
         {
             cache, vggUrl,
         };
         vgg16.SetAction(parse => Cli.Run(() =>
         {
-            string file = ImageNetVgg16.Fetch(parse.GetValue(cache), Url(parse.GetValue(vggUrl)), Progress("vgg16"));
-            Console.WriteLine($"{file} ({new FileInfo(file).Length / 1e6:F1} MB); train with --encoder-weights {ImageNetVgg16.Keyword}");
+            string file = ImageNetVgg16.Fetch(parse.GetValue(cache), Url(parse.GetValue(vggUrl)), Progress("vgg16"), verifying: Progress("verifying the cached vgg16"));
+            Console.WriteLine($"{file} ({new FileInfo(file).Length / 1e6:F1} MB, SHA-256 checked); train with --encoder-weights {ImageNetVgg16.Keyword}");
             return 0;
         }));
 

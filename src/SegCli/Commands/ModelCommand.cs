@@ -10,7 +10,7 @@ static class ModelCommand
 {
     public static Command Create()
     {
-        var variant = new Option<string>("--variant") { Description = "fcn8s, fcn16s or fcn32s.", DefaultValueFactory = _ => "fcn8s" };
+        var variant = new Option<string>("--variant") { Description = $"{Cli.Keywords(SegHelpers.Model.FcnOptions.Variants)}.", DefaultValueFactory = _ => "fcn8s" };
         var height = new Option<int>("--height") { Description = "Input height.", DefaultValueFactory = _ => 375 };
         var width = new Option<int>("--width") { Description = "Input width.", DefaultValueFactory = _ => 1242 };
         var classes = new Option<int>("--classes") { Description = "Output classes.", DefaultValueFactory = _ => 2 };

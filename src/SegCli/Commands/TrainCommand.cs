@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using SegHelpers.Model;
+using SegHelpers.Model.Weights;
 using SegHelpers.Native;
 using SegHelpers.Training;
 
@@ -19,15 +21,15 @@ static class TrainCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize, Description = "Images per step." };
         var size = new Option<string>("--size") { DefaultValueFactory = _ => $"{d.Height}x{d.Width}", Description = "Training size HxW." };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate, Description = "Peak learning rate." };
-        var optimizer = new Option<string>("--optimizer") { DefaultValueFactory = _ => d.Optimizer, Description = "adam or sgd." };
+        var optimizer = new Option<string>("--optimizer") { DefaultValueFactory = _ => d.Optimizer, Description = $"{Cli.Keywords(TrainingOptions.Optimizers)}." };
         var momentum = new Option<double>("--momentum") { DefaultValueFactory = _ => d.Momentum, Description = "SGD momentum." };
         var decay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => d.WeightDecay, Description = "L2 penalty." };
-        var schedule = new Option<string>("--schedule") { DefaultValueFactory = _ => d.Schedule, Description = "constant, poly or cosine." };
+        var schedule = new Option<string>("--schedule") { DefaultValueFactory = _ => d.Schedule, Description = $"{Cli.Keywords(TrainingOptions.Schedules)}: how the learning rate falls after the warm-up." };
         var warmup = new Option<double>("--warmup-epochs") { DefaultValueFactory = _ => d.WarmupEpochs, Description = "Linear warm-up length in epochs." };
-        var variant = new Option<string>("--variant") { DefaultValueFactory = _ => d.Variant, Description = "fcn8s, fcn16s or fcn32s." };
+        var variant = new Option<string>("--variant") { DefaultValueFactory = _ => d.Variant, Description = $"{Cli.Keywords(FcnOptions.Variants)}." };
         var divisor = new Option<int>("--width-divisor") { DefaultValueFactory = _ => d.WidthDivisor, Description = "Divide every channel count (1 = VGG16)." };
         var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => d.Dropout, Description = "Dropout after fc6 and fc7." };
-        var encoder = new Option<string?>("--encoder-weights") { Description = "torchvision VGG16 weights (.pth or .safetensors); default: from scratch." };
+        var encoder = new Option<string?>("--encoder-weights") { Description = $"{ImageNetVgg16.Keyword} (torchvision's ImageNet VGG16, downloaded and checked once: the paper's start, and what gives its results), or a file of VGG16 weights (.pth or .safetensors); default: from scratch." };
         var freeze = new Option<int>("--freeze-encoder-epochs") { DefaultValueFactory = _ => d.FreezeEncoderEpochs, Description = "Train only the decoder this many epochs first." };
         var classWeights = new Option<string?>("--class-weights") { Description = "Loss weights 'NONROAD,ROAD', e.g. 1,2." };
         var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => d.ValidationFraction, Description = "Share of each category held out." };
@@ -36,11 +38,11 @@ static class TrainCommand
         var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery, Description = "Epochs between resumable checkpoints." };
         var patience = new Option<int>("--early-stopping") { DefaultValueFactory = _ => d.EarlyStoppingPatience, Description = "Stop after N epochs without a better IoU (0 = off)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seed for split, order, augmentation, init and dropout." };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => d.Device, Description = "auto, cpu, cuda or cuda:N." };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => d.Device, Description = $"{Cli.Keywords(Devices.Names)}." };
         var precision = new Option<string>("--precision")
         {
             DefaultValueFactory = _ => d.Precision,
-            Description = "fp32; bf16 (CPUs with AVX512-BF16/AMX, CUDA 8.0+); fp16 (CUDA, loss-scaled); auto = fastest safe one. The encoder only, fp32 master weights.",
+            Description = $"{Cli.Keywords(TrainingPrecision.Names)}: fp32; bf16 (CPUs with AVX512-BF16/AMX, CUDA 8.0+); fp16 (CUDA, loss-scaled); auto = fastest safe one. The encoder only, fp32 master weights.",
         };
         var command = new Command("train", "Train an FCN on a KITTI-layout folder (or --resume a run); live progress, metrics.jsonl, atomic checkpoints.")
         {

@@ -33,7 +33,9 @@ public sealed record DownloadProgress(long Bytes, long? Total, double BytesPerSe
 /// <summary>
 /// Downloads one file to a cache path, safely: the bytes go to <c>FILE.part</c>, an interrupted download resumes from there
 /// (HTTP Range) on the next call, transient failures are retried with backoff, and the file appears under its name only after
-/// its SHA-256 has been checked. A file already in place is used without touching the network.
+/// its SHA-256 has been checked. A file already in place is used without touching the network once its hash has been checked
+/// too; the check is recorded in <c>FILE.verified</c> (digest, size, modification time), so a file is hashed again only when
+/// it changed.
 /// </summary>
 public static class Downloader
 {
@@ -46,15 +48,73 @@ public static class Downloader
     /// Makes sure <paramref name="destination"/> holds the file at <paramref name="url"/> and returns its path. With
     /// <paramref name="sha256Prefix"/>, the file's SHA-256 hex digest must start with it (torchvision's convention: the prefix
     /// is in the file name); a mismatch deletes the download and throws <see cref="BadInputException"/> showing both digests.
+    /// A file already at <paramref name="destination"/> is hashed first (<paramref name="verifying"/> hears the progress) unless
+    /// its <c>.verified</c> record still matches it; a cached file with the wrong hash is deleted and downloaded again, and when
+    /// that download fails the error names the file and both digests.
     /// </summary>
     /// <exception cref="BadInputException">The server refused (404, 403…), the network is unreachable, the disk is full, or the hash is wrong.</exception>
     public static string Fetch(Uri url, string destination, string? sha256Prefix = null, DownloadOptions? options = null,
-        IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default)
+        IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default, IProgress<DownloadProgress>? verifying = null)
     {
         options ??= new DownloadOptions();
         destination = Path.GetFullPath(destination);
+        string? corrupt = null;
         if (File.Exists(destination))
-            return destination;
+        {
+            if (sha256Prefix is null || IsVerified(destination, sha256Prefix))
+                return destination;
+            string cached = Sha256(destination, verifying);
+            if (cached.StartsWith(sha256Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                RecordVerified(destination, cached);
+                return destination;
+            }
+            corrupt = $"the cached {destination} had SHA-256 {cached}, but it must start with {sha256Prefix}; it was deleted";
+            File.Delete(destination);
+            File.Delete(VerifiedRecord(destination));
+        }
+        try
+        {
+            return Download(url, destination, sha256Prefix, options, progress, cancel);
+        }
+        catch (BadInputException e) when (corrupt is not null)
+        {
+            throw new BadInputException(destination, $"{corrupt}, and downloading it again failed: {e.Problem}", e.Fix, e);
+        }
+    }
+
+    /// <summary>Where the record of a checked file is kept: beside it, <c>FILE.verified</c>.</summary>
+    public static string VerifiedRecord(string path) => path + ".verified";
+
+    /// <summary>True when <paramref name="path"/>'s record says it was hashed with a digest starting with <paramref name="sha256Prefix"/> and it has not changed since (same size and modification time).</summary>
+    public static bool IsVerified(string path, string sha256Prefix)
+    {
+        string record = VerifiedRecord(path);
+        if (!File.Exists(record) || !File.Exists(path))
+            return false;
+        var fields = File.ReadAllText(record).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var info = new FileInfo(path);
+        return fields.Length == 3
+               && fields[0].StartsWith(sha256Prefix, StringComparison.OrdinalIgnoreCase)
+               && fields[1] == info.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)
+               && fields[2] == info.LastWriteTimeUtc.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    static void RecordVerified(string path, string digest)
+    {
+        var info = new FileInfo(path);
+        try
+        {
+            AtomicFile.WriteText(VerifiedRecord(path), $"{digest} {info.Length} {info.LastWriteTimeUtc.Ticks}\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a read-only cache: the file stays good, it is only hashed again next time
+        }
+    }
+
+    static string Download(Uri url, string destination, string? sha256Prefix, DownloadOptions options, IProgress<DownloadProgress>? progress, CancellationToken cancel)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         string part = destination + ".part";
         Exception? last = null;
@@ -80,9 +140,10 @@ public static class Downloader
             throw new BadInputException(url.ToString(), $"could not be downloaded after {options.Attempts} tries ({last.Message}); {keptText}",
                 $"check the network and run the same command again (it resumes), or download the file by hand and put it at {destination}", last);
         }
+        string? digest = null;
         if (sha256Prefix is not null)
         {
-            string digest = Sha256(part);
+            digest = Sha256(part);
             if (!digest.StartsWith(sha256Prefix, StringComparison.OrdinalIgnoreCase))
             {
                 File.Delete(part);
@@ -91,14 +152,36 @@ public static class Downloader
             }
         }
         File.Move(part, destination, overwrite: false);
+        if (digest is not null)
+            RecordVerified(destination, digest);
         return destination;
     }
 
-    /// <summary>The lower-case hex SHA-256 of a file.</summary>
-    public static string Sha256(string path)
+    /// <summary>The lower-case hex SHA-256 of a file; <paramref name="progress"/> hears the bytes hashed so far.</summary>
+    public static string Sha256(string path, IProgress<DownloadProgress>? progress = null)
     {
         using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (progress is null)
+            return Convert.ToHexStringLower(SHA256.HashData(stream));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long done = 0, total = stream.Length;
+        var clock = Stopwatch.StartNew();
+        var last = TimeSpan.Zero;
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            done += n;
+            if (clock.Elapsed - last > TimeSpan.FromMilliseconds(200) || done == total)
+            {
+                last = clock.Elapsed;
+                progress.Report(new DownloadProgress(done, total, done / Math.Max(clock.Elapsed.TotalSeconds, 1e-3)));
+            }
+        }
+        if (total == 0)
+            progress.Report(new DownloadProgress(0, 0, 0));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>One request: appends to <paramref name="part"/> from where it ends, or starts it over when the server ignores Range.</summary>
@@ -167,7 +250,7 @@ public static class Downloader
             }
             catch (IOException e) when (AtomicFile.IsDiskFull(e))
             {
-                throw new BadInputException(part, $"could not be written: the disk is full ({have + received:N0} bytes kept)",
+                throw new BadInputException(part, $"could not be written: the disk is full ({(File.Exists(part) ? new FileInfo(part).Length : 0):N0} bytes kept)",
                     "free space (or choose another --cache / --out) and run the command again; it resumes");
             }
             catch (Exception e) when (e is IOException or HttpRequestException || (e is OperationCanceledException && !cancel.IsCancellationRequested))

@@ -89,6 +89,9 @@ public sealed record EvaluationReport(IReadOnlyList<BenchmarkScores> Benchmark, 
 /// <summary>Scores a predictor on labelled images with the benchmark's metrics and the IoU family.</summary>
 public static class RoadEvaluation
 {
+    /// <summary>The splits <see cref="SamplesFor"/> accepts: the run's validation split, or every labelled image.</summary>
+    public static readonly IReadOnlyList<string> Splits = ["val", "all"];
+
     /// <summary>
     /// The labelled images <paramref name="modelPath"/> (a run folder or a checkpoint in one) is scored on: <c>val</c>, its run's
     /// validation split, or <c>all</c>. A checkpoint outside a run folder has no split, so <c>val</c> scores all and
@@ -96,8 +99,8 @@ public static class RoadEvaluation
     /// </summary>
     public static IReadOnlyList<KittiSample> SamplesFor(KittiRoad data, string modelPath, string split, out string? note)
     {
-        if (split is not ("val" or "all"))
-            throw new ArgumentException($"the split must be val or all, not '{split}'");
+        if (!Splits.Contains(split))
+            throw new ArgumentException($"the split must be {string.Join(" or ", Splits)}, not '{split}'");
         var run = new Training.RunFolder(Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
         note = split == "val" && !run.HasRun
             ? $"{modelPath} is not in a run folder, so there is no validation split; scoring all {data.Training.Count} labelled images"

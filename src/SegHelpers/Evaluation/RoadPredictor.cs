@@ -16,7 +16,11 @@ namespace SegHelpers.Evaluation;
 /// <param name="Precision"><c>fp32</c>, or <c>bf16</c>: the encoder in bfloat16, the decoder in fp32 (fast on CPUs with AVX512-BF16 or AMX
 /// and on CUDA; see docs/performance.md for its speed and its effect on road IoU). bf16 is used only after
 /// <see cref="LowPrecisionCheck"/> finds libtorch's bf16 kernels right on this device; otherwise the predictor warns and runs fp32.</param>
-public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32");
+public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32")
+{
+    /// <summary>The precisions a predictor accepts.</summary>
+    public static readonly IReadOnlyList<string> Precisions = ["fp32", "bf16"];
+}
 
 /// <summary>A road probability map at an image's own size, quantised to 8 bits as KITTI submissions are.</summary>
 /// <param name="Width">Image width.</param>
@@ -55,7 +59,7 @@ public sealed class RoadPredictor : IDisposable
         {
             "fp32" => ScalarType.Float32,
             "bf16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"precision must be fp32 or bf16, not '{options.Precision}'"),
+            _ => throw new ArgumentException($"precision must be {string.Join(" or ", PredictionOptions.Precisions)}, not '{options.Precision}'"),
         };
         _model = model;
         _model.to(_device).to(ScalarType.Float32).eval();

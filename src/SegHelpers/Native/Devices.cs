@@ -5,6 +5,9 @@ namespace SegHelpers.Native;
 /// <summary>The one place a device name (<c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>) becomes a TorchSharp device.</summary>
 public static class Devices
 {
+    /// <summary>The device names <see cref="Resolve"/> accepts (<c>cuda:N</c> for any N).</summary>
+    public static readonly IReadOnlyList<string> Names = ["auto", "cpu", "cuda", "cuda:N"];
+
     /// <summary>
     /// <c>auto</c> is CUDA where it is available and the CPU otherwise; a CUDA device asked for on a machine without CUDA is a
     /// clear error rather than a silent fall back.

@@ -29,6 +29,7 @@ public sealed class Trainer : IDisposable
     readonly Fcn _model;
     MixedPrecision? _mixed;
     bool _mixedGuarded;
+    double _gradientTolerance = MixedPrecision.GradientTolerance;
     readonly optim.Optimizer _optimizer;
     readonly RoadLoss _loss;
     readonly Batches _train;
@@ -85,14 +86,18 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Starts a new run in <paramref name="runFolder"/> (which must not already hold one) on the KITTI-layout folder <paramref name="data"/>.</summary>
     /// <exception cref="BadInputException">The data or the run folder is unusable.</exception>
-    public static TrainingResult Train(string data, string runFolder, TrainingOptions options, IProgress<TrainingEvent>? progress = null, CancellationToken cancel = default)
+    public static TrainingResult Train(string data, string runFolder, TrainingOptions options, IProgress<TrainingEvent>? progress = null, CancellationToken cancel = default) =>
+        Train(data, runFolder, options, progress, cancel, MixedPrecision.GradientTolerance);
+
+    /// <summary><see cref="Train(string, string, TrainingOptions, IProgress{TrainingEvent}?, CancellationToken)"/> with the first-batch guard's tolerance set (tests).</summary>
+    internal static TrainingResult Train(string data, string runFolder, TrainingOptions options, IProgress<TrainingEvent>? progress, CancellationToken cancel, double gradientTolerance)
     {
         options.Validate();
         var run = new RunFolder(runFolder);
         if (run.HasRun || File.Exists(run.LastCheckpoint))
             throw new BadInputException(run.Path, "already holds a training run", "continue it with --resume, or choose a new --out folder");
         var info = new RunInfo(Path.GetFullPath(data), options);
-        using var trainer = new Trainer(run, info, progress, resume: false);
+        using var trainer = new Trainer(run, info, progress, resume: false) { _gradientTolerance = gradientTolerance };
         run.WriteInfo(info);
         return trainer.Run(cancel);
     }
@@ -315,7 +320,7 @@ public sealed class Trainer : IDisposable
     void GuardMixedPrecision(Batch batch)
     {
         _mixedGuarded = true;
-        var bad = _mixed!.GradientErrors(batch.Images, batch.Masks, _loss).Where(e => !(e.Error <= MixedPrecision.GradientTolerance)).ToList();
+        var bad = _mixed!.GradientErrors(batch.Images, batch.Masks, _loss).Where(e => !(e.Error <= _gradientTolerance)).ToList();
         if (bad.Count == 0)
             return;
         Report(new MessageEvent($"warning: {LowPrecisionCheck.Name(_mixed.DType)} gradients on the first batch disagree with fp32 for " +

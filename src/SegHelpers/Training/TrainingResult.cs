@@ -16,7 +16,7 @@ public enum TrainingStatus
     Diverged,
 }
 
-/// <summary>The outcome of <see cref="Trainer.Train"/> or <see cref="Trainer.Resume"/>.</summary>
+/// <summary>The outcome of <see cref="Trainer.Train(string, string, TrainingOptions, IProgress{TrainingEvent}?, CancellationToken)"/> or <see cref="Trainer.Resume"/>.</summary>
 /// <param name="Run">The run folder.</param>
 /// <param name="Status">How it ended.</param>
 /// <param name="Epochs">Epochs completed.</param>

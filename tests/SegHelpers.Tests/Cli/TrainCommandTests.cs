@@ -59,11 +59,9 @@ public class TrainCommandTests
         Assert.Equal([1, 2], new RunFolder(run).ReadMetrics().Select(m => m.Epoch));
     }
 
-    [Fact]
+    [NoGpuFact]
     public void Cuda_asked_for_where_there_is_none_is_one_error_line_and_exit_two()
     {
-        if (TorchSharp.torch.cuda.is_available())
-            return; // a GPU machine: --device cuda is valid there
         using var dir = new TempDir();
         string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
 
@@ -73,7 +71,7 @@ public class TrainCommandTests
         Assert.Equal("error: device cuda was asked for but CUDA is not available here; use --device cpu or auto", stderr.Trim());
     }
 
-    [Fact]
+    [SmallDiskFact]
     public void A_full_disk_while_writing_is_one_error_line_and_exit_one()
     {
         using var dir = new TempDir();
@@ -82,8 +80,7 @@ public class TrainCommandTests
         using (var mounting = Process.Start("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]))
         {
             mounting.WaitForExit();
-            if (mounting.ExitCode != 0)
-                return; // not root: no small file system to fill here
+            Assert.Equal(0, mounting.ExitCode);
         }
         try
         {

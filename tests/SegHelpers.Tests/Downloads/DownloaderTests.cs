@@ -32,7 +32,7 @@ public class DownloaderTests
         Assert.Equal(file, again);
         Assert.Equal(bytes, File.ReadAllBytes(file));
         Assert.Equal(1, server.Requests(name));
-        Assert.Equal([name], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+        Assert.Equal([name, name + ".verified"], Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
     }
 
     [Fact]
@@ -110,10 +110,16 @@ public class DownloaderTests
         using var dir = new TempDir();
         server.Serve("vgg16-397923af.pth", new Served([], Status: 503));
 
-        var error = Assert.Throws<BadInputException>(() => ImageNetVgg16.Fetch(dir.Path, server.Url("vgg16-397923af.pth"), options: Quick));
+        var backoff = new DownloadOptions(Attempts: 3, FirstBackoff: TimeSpan.FromMilliseconds(300), Timeout: TimeSpan.FromSeconds(10));
+
+        var error = Assert.Throws<BadInputException>(() => ImageNetVgg16.Fetch(dir.Path, server.Url("vgg16-397923af.pth"), options: backoff));
 
         Assert.Equal(3, server.Requests("vgg16-397923af.pth"));
         Assert.Contains("after 3 tries (HTTP 503", error.Message);
+        // the waits between tries are the first backoff, then twice it
+        var times = server.RequestTimes("vgg16-397923af.pth");
+        Assert.InRange((times[1] - times[0]).TotalMilliseconds, 300, 3000);
+        Assert.InRange((times[2] - times[1]).TotalMilliseconds, 600, 6000);
     }
 
     [Fact]
@@ -132,16 +138,50 @@ public class DownloaderTests
     }
 
     [Fact]
-    public void A_cached_file_is_used_with_no_request_at_all()
+    public void A_good_cached_file_is_hashed_once_then_trusted_until_it_changes()
     {
         using var server = new LoopbackServer();
         using var dir = new TempDir();
-        File.WriteAllBytes(dir["vgg16-397923af.pth"], [1, 2, 3]);
+        var (bytes, name) = WeightsFile();
+        File.WriteAllBytes(dir[name], bytes);
+        var hashed = new List<DownloadProgress>();
 
-        string file = ImageNetVgg16.Fetch(dir.Path, server.Url("vgg16-397923af.pth"), options: Quick);
+        string file = ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick, verifying: new Recorder(hashed));
 
-        Assert.Equal(dir["vgg16-397923af.pth"], file);
-        Assert.Equal(0, server.Requests("vgg16-397923af.pth"));
+        Assert.Equal(dir[name], file);
+        Assert.Equal(0, server.Requests(name));
+        Assert.Equal(bytes.Length, hashed[^1].Bytes);
+        Assert.True(Downloader.IsVerified(file, name[6..14]));
+        int before = hashed.Count;
+        ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick, verifying: new Recorder(hashed));
+        Assert.Equal(before, hashed.Count); // the record matched: not hashed again
+
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(-5)); // touched: its record no longer holds
+        Assert.False(Downloader.IsVerified(file, name[6..14]));
+        ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick, verifying: new Recorder(hashed));
+        Assert.True(hashed.Count > before);
+        Assert.Equal(0, server.Requests(name));
+    }
+
+    [Fact]
+    public void A_corrupt_cached_file_is_replaced_by_a_fresh_download()
+    {
+        using var server = new LoopbackServer();
+        using var dir = new TempDir();
+        var (bytes, name) = WeightsFile();
+        server.Serve(name, new Served(bytes));
+        File.WriteAllBytes(dir[name], new byte[1_000_000]);
+
+        string file = ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick);
+
+        Assert.Equal(bytes, File.ReadAllBytes(file));
+        Assert.Equal(1, server.Requests(name));
+        Assert.True(Downloader.IsVerified(file, name[6..14]));
+    }
+
+    sealed class Recorder(List<DownloadProgress> seen) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) => seen.Add(value);
     }
 
     [Fact]
@@ -158,7 +198,7 @@ public class DownloaderTests
         Assert.Equal("/x", ImageNetVgg16.CacheFolder("/x", both.GetValueOrDefault));
     }
 
-    [Fact]
+    [SmallDiskFact]
     public void A_full_disk_keeps_what_was_written_and_says_so()
     {
         using var server = new LoopbackServer();
@@ -169,8 +209,7 @@ public class DownloaderTests
         using (var mounting = Process.Start("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir["small"]]))
         {
             mounting.WaitForExit();
-            if (mounting.ExitCode != 0)
-                return; // not root: no small file system to fill here
+            Assert.Equal(0, mounting.ExitCode);
         }
         try
         {
@@ -178,6 +217,11 @@ public class DownloaderTests
 
             Assert.Contains("the disk is full", error.Message);
             Assert.False(File.Exists(Path.Combine(dir["small"], name)), "nothing may look complete");
+            // what was written stays, so that the next call (with space) resumes instead of starting over
+            var part = new FileInfo(Path.Combine(dir["small"], name + ".part"));
+            Assert.True(part.Exists && part.Length > 100_000, $"the .part file is kept ({(part.Exists ? part.Length : 0)} bytes)");
+            Assert.Contains($"{part.Length:N0} bytes kept", error.Message);
+            Assert.Equal(bytes.AsSpan(0, (int)part.Length).ToArray(), File.ReadAllBytes(part.FullName));
         }
         finally
         {

@@ -46,8 +46,10 @@ public class KittiFetchTests
 
         Assert.True(exit == 0, stderr);
         Assert.Contains($"{dir["out/data_road"]}: 6 labelled pairs, 2 test images (the real kit has 289 and 290)", stdout);
-        Assert.Contains("CC BY-NC-SA 3.0", stdout);
-        Assert.Contains("Fritsch", stdout);
+        var lines = stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains(lines, l => l.StartsWith("licence: ", StringComparison.Ordinal) && l.Contains("CC BY-NC-SA 3.0"));
+        Assert.Contains("cite: J. Fritsch, T. Kühnl and A. Geiger, \"A New Performance Measure and Evaluation Benchmark for Road Detection Algorithms\", " +
+                        "International Conference on Intelligent Transportation Systems (ITSC), 2013.", lines);
         Assert.Contains("calibration: 6/6 training, 2/2 testing: the bird's-eye view (seg eval --bev, the submission) works for every image", stdout);
         Assert.Equal(6, Directory.GetFiles(dir["out/data_road/training/gt_image_2"]).Length);
         Assert.Equal(2, server.Requests("data_road.zip")); // the drop, then the resumed rest

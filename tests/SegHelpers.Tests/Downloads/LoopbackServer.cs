@@ -21,6 +21,7 @@ sealed class LoopbackServer : IDisposable
     readonly ConcurrentDictionary<string, Served> _files = new();
     readonly ConcurrentDictionary<string, int> _requests = new();
     readonly ConcurrentQueue<string> _ranges = new();
+    readonly ConcurrentQueue<(string Path, DateTime At)> _times = new();
     readonly CancellationTokenSource _stop = new();
 
     public LoopbackServer()
@@ -35,6 +36,9 @@ sealed class LoopbackServer : IDisposable
 
     /// <summary>Requests received for <paramref name="path"/>.</summary>
     public int Requests(string path) => _requests.GetValueOrDefault(path);
+
+    /// <summary>When each request for <paramref name="path"/> arrived, in order.</summary>
+    public IReadOnlyList<DateTime> RequestTimes(string path) => [.. _times.Where(t => t.Path == path).Select(t => t.At)];
 
     /// <summary>The Range headers received, in order.</summary>
     public IReadOnlyList<string> Ranges => [.. _ranges];
@@ -75,6 +79,7 @@ sealed class LoopbackServer : IDisposable
                     from = long.Parse(line["Range: bytes=".Length..].TrimEnd('-'));
                 }
             int count = _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
+            _times.Enqueue((path, DateTime.UtcNow));
             if (!_files.TryGetValue(path, out var served))
             {
                 await Write(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

@@ -50,6 +50,41 @@ public class LowPrecisionCheckTests
     }
 
     [Fact]
+    public void Relative_error_is_the_norm_of_the_difference_over_the_norm_of_the_reference()
+    {
+        using var reference = tensor(new double[] { 3, 4 });
+        using var near = tensor(new double[] { 3, 4.5 });
+        using var zero = zeros(2, ScalarType.Float64);
+        using var nan = tensor(new double[] { 3, double.NaN });
+
+        Assert.Equal(0.1, LowPrecisionCheck.RelativeError(near, reference), 12); // |(0, 0.5)| / |(3, 4)| = 0.5 / 5
+        Assert.Equal(0, LowPrecisionCheck.RelativeError(zero, zero));
+        Assert.Equal(double.PositiveInfinity, LowPrecisionCheck.RelativeError(near, zero));
+        Assert.Equal(double.PositiveInfinity, LowPrecisionCheck.RelativeError(nan, reference));
+    }
+
+    /// <summary>
+    /// The sizes floating-point arithmetic predicts, not what the same calls give: a sound kernel's forward error is about the
+    /// rounding of its output, half a unit in the last place of an 8-bit (bf16) or 24-bit (fp32) mantissa, so 2⁻⁹ and 2⁻²⁵ in
+    /// relative L2, give or take what the sums add. A broken kernel is far above; a check that compared a result with itself
+    /// would be 0.
+    /// </summary>
+    [Fact]
+    public void Forward_errors_are_the_size_of_the_precisions_rounding()
+    {
+        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16));
+
+        var fp32 = LowPrecisionCheck.Run(model, ScalarType.Float32, CPU, tolerance: 1e-5);
+        var bf16 = LowPrecisionCheck.Run(model, ScalarType.BFloat16, CPU, tolerance: 0);
+
+        foreach (var layer in bf16.Layers.Where(l => l.Kind.Op != "max_pool2d"))
+            Assert.InRange(layer.Forward, Math.Pow(2, -11), Math.Pow(2, -5));
+        foreach (var layer in fp32.Layers.Where(l => l.Kind.Op != "max_pool2d"))
+            Assert.InRange(layer.Forward, 0, Math.Pow(2, -19));
+        Assert.Contains(fp32.Layers, l => l.Forward > Math.Pow(2, -30));
+    }
+
+    [Fact]
     public void A_predictor_whose_bf16_kernels_fail_the_check_warns_and_predicts_in_fp32()
     {
         static Fcn Model()

@@ -22,6 +22,22 @@ static class PlotlyChart
             t.GetProperty("x").GetArrayLength()))];
     }
 
+    /// <summary>Every chart drawn in <paramref name="html"/>: its div id (<c>fig-…</c>) and its data, as compact JSON, in order.</summary>
+    public static List<(string Id, string Data)> Calls(string html)
+    {
+        var calls = new List<(string, string)>();
+        const string Figure = Call + "fig-";
+        for (int at = html.IndexOf(Figure, StringComparison.Ordinal); at >= 0; at = html.IndexOf(Figure, at + 1, StringComparison.Ordinal))
+        {
+            int idEnd = html.IndexOf('\'', at + Call.Length);
+            int data = html.IndexOf(',', idEnd) + 1;
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(html[data..].TrimStart()), new JsonReaderOptions { AllowTrailingCommas = true });
+            using var traces = JsonDocument.ParseValue(ref reader);
+            calls.Add((html[(at + Call.Length)..idEnd], JsonSerializer.Serialize(traces.RootElement)));
+        }
+        return calls;
+    }
+
     /// <summary>How many traces and points: what must agree between two runs of the same cell.</summary>
     public static string Shape(string html) => Traces(html) is { } traces ? string.Join(", ", traces.Select(t => t.Points)) + $" points in {traces.Count} traces" : "no chart";
 }

@@ -74,7 +74,15 @@ public class MixedPrecisionTests
     {
         using var model = Model();
         using var mixed = new MixedPrecision(model, ScalarType.BFloat16, CPU);
+        using var optimizer = optim.SGD(model.parameters(), 0.1);
         using var images = Images();
+        using var masks = zeros([2, 96, 320], ScalarType.Int64).index_fill_(2, arange(160), 1L);
+        var loss = new RoadLoss(null, CPU);
+        var initial = model.Encoder.parameters().Select(p => p.detach().clone()).ToList();
+        // the masters move first, so that a copy made again from stale weights cannot pass
+        loss.Compute(mixed.Forward(images), masks).backward();
+        Assert.True(mixed.Step(optimizer));
+        Assert.Contains(model.Encoder.parameters().Zip(initial), p => !Same(p.First, p.Second));
         model.eval();
         mixed.Train(false);
         mixed.SetTrainable(false);
@@ -89,7 +97,22 @@ public class MixedPrecisionTests
         Assert.False(mixed.Working.training);
         Assert.All(mixed.Working.parameters(), p => Assert.False(p.requires_grad));
         Assert.All(model.Encoder.parameters().Zip(mixed.Working.parameters()), p =>
-            Assert.True(Same(p.First.to(ScalarType.BFloat16), p.Second)));
+            Assert.True(Same(p.First.to(ScalarType.BFloat16), p.Second), "the new copy is the current masters rounded"));
+
+        // the rebuilt copy trains the masters: its gradients reach them, and the step moves them
+        model.train();
+        mixed.Train(true);
+        mixed.SetTrainable(true);
+        var stepped = model.Encoder.parameters().Select(p => p.detach().clone()).ToList();
+        loss.Compute(mixed.Forward(images), masks).backward();
+        var workingGrads = mixed.Working.parameters().Select(p => p.grad!.to(ScalarType.Float32)).ToList();
+        Assert.True(mixed.Step(optimizer));
+        Assert.All(model.Encoder.parameters().Zip(workingGrads), p =>
+        {
+            Assert.True(p.First.grad is not null && Same(p.First.grad, p.Second), "each master's gradient is its working gradient");
+            Assert.True(p.Second.abs().max().item<float>() > 0, "and it is not zero");
+        });
+        Assert.All(model.Encoder.parameters().Zip(stepped), p => Assert.False(Same(p.First, p.Second), "every encoder master moved"));
     }
 
     [Theory]

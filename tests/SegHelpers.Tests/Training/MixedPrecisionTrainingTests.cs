@@ -24,6 +24,49 @@ public class MixedPrecisionTrainingTests
     }
 
     [Fact]
+    public void The_first_batch_guard_switches_a_run_whose_bf16_gradients_disagree_to_fp32_and_it_completes()
+    {
+        using var data = new TempDir();
+        using var runs = new TempDir();
+        Kitti.Synthetic(data, count: 8, height: 48, width: 160);
+        var events = new Events();
+
+        // no bf16 gradient equals fp32's exactly, so a tolerance below zero makes every parameter "disagree"
+        var result = Trainer.Train(data.Path, runs["run"], TinyBf16 with { Epochs = 1 }, events, default, gradientTolerance: -1);
+
+        Assert.Equal(TrainingStatus.Completed, result.Status);
+        if (!TrainingPrecision.CpuHasBf16())
+            return; // auto/bf16 already chose fp32 before any batch: there is no guard to run
+        string warning = Assert.Single(events.Messages, m => m.Contains("training in fp32 instead"));
+        using var names = new SegHelpers.Model.Fcn(new SegHelpers.Model.FcnOptions("fcn8s", WidthDivisor: 4));
+        Assert.Contains($"bf16 gradients on the first batch disagree with fp32 for {names.Encoder.named_parameters().First().name} (relative error", warning);
+        Assert.Equal(0, result.History[^1].SkippedSteps);
+    }
+
+    [Fact]
+    public void Gradient_errors_are_small_for_a_sound_copy_and_large_where_the_copy_is_wrong()
+    {
+        using var model = new SegHelpers.Model.Fcn(new SegHelpers.Model.FcnOptions("fcn8s", WidthDivisor: 4), seed: 2);
+        using (TorchSharp.torch.no_grad())
+            foreach (var p in model.Decoder.parameters())
+                p.normal_(0, 0.1);
+        using var mixed = new MixedPrecision(model, TorchSharp.torch.ScalarType.BFloat16, TorchSharp.torch.CPU);
+        using var images = TorchSharp.torch.randn(2, 3, 96, 320);
+        using var masks = TorchSharp.torch.zeros([2, 96, 320], TorchSharp.torch.ScalarType.Int64).index_fill_(2, TorchSharp.torch.arange(160), 1L);
+        var loss = new RoadLoss(null, TorchSharp.torch.CPU);
+
+        var sound = mixed.GradientErrors(images, masks, loss);
+        Assert.Equal(model.Encoder.parameters().Count(), sound.Count);
+        Assert.All(sound, e => Assert.InRange(e.Error, 1e-6, MixedPrecision.GradientTolerance));
+
+        using (TorchSharp.torch.no_grad()) // a wrong working weight in the last layer, as a broken kernel would give
+            mixed.Working.parameters().Skip(sound.Count - 2).First().mul_(-3);
+        var broken = mixed.GradientErrors(images, masks, loss);
+        Assert.Contains(broken, e => e.Error > MixedPrecision.GradientTolerance);
+        Assert.All(model.parameters(), p => Assert.Null(p.grad?.count_nonzero().item<long>() > 0 ? p.grad : null));
+    }
+
+    [Fact]
     public void A_bf16_run_trains_in_bf16_saves_fp32_checkpoints_and_resumes_like_the_uninterrupted_run()
     {
         using var data = new TempDir();
@@ -39,7 +82,10 @@ public class MixedPrecisionTrainingTests
 
         Assert.Equal(TrainingStatus.Completed, whole.Status);
         if (TrainingPrecision.CpuHasBf16())
+        {
             Assert.Contains(wholeEvents.Messages, m => m.Contains("training in bf16 (encoder; decoder, loss and master weights fp32"));
+            Assert.DoesNotContain(wholeEvents.Messages, m => m.Contains("training in fp32 instead")); // the first-batch guard kept bf16
+        }
         else
             Assert.Contains(wholeEvents.Messages, m => m.Contains("auto: training in fp32") || m.Contains("slower than fp32") || m.Contains("training in fp32 instead"));
         Assert.Equal("bf16", whole.Run.ReadInfo().Options.Precision);

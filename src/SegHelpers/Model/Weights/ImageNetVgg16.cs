@@ -32,19 +32,21 @@ public static partial class ImageNetVgg16
 
     /// <summary>
     /// The cached file, downloaded first when missing. As torch.hub does, the SHA-256 must start with the hex digits after the
-    /// last '-' of the file name (<c>397923af</c>).
+    /// last '-' of the file name (<c>397923af</c>). A cached file is hashed before it is trusted, unless a check recorded beside
+    /// it still matches (see <see cref="Downloader"/>); a wrong one is deleted and downloaded again.
     /// </summary>
-    public static string Fetch(string? cache = null, Uri? url = null, IProgress<DownloadProgress>? progress = null, DownloadOptions? options = null)
+    public static string Fetch(string? cache = null, Uri? url = null, IProgress<DownloadProgress>? progress = null, DownloadOptions? options = null,
+        IProgress<DownloadProgress>? verifying = null)
     {
         var source = Source(url);
         string name = Path.GetFileName(source.LocalPath);
         string? prefix = HashInName().Match(name) is { Success: true } m ? m.Groups[1].Value : null;
-        return Downloader.Fetch(source, Path.Combine(CacheFolder(cache), name), prefix, options, progress);
+        return Downloader.Fetch(source, Path.Combine(CacheFolder(cache), name), prefix, options, progress, verifying: verifying);
     }
 
-    /// <summary>An encoder-weights value as a file: <see cref="Keyword"/> becomes the cached ImageNet file (fetched if missing), anything else is a path.</summary>
+    /// <summary>An encoder-weights value as a file: <see cref="Keyword"/> becomes the cached ImageNet file (fetched if missing, checked if never checked), anything else is a path.</summary>
     public static string? Resolve(string? encoderWeights, IProgress<DownloadProgress>? progress = null) =>
-        string.Equals(encoderWeights, Keyword, StringComparison.OrdinalIgnoreCase) ? Fetch(progress: progress) : encoderWeights;
+        string.Equals(encoderWeights, Keyword, StringComparison.OrdinalIgnoreCase) ? Fetch(progress: progress, verifying: progress) : encoderWeights;
 
     [GeneratedRegex(@"-([0-9a-f]{6,64})\.[A-Za-z]+$")]
     private static partial Regex HashInName();
