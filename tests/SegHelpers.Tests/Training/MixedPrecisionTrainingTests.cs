@@ -32,7 +32,7 @@ public class MixedPrecisionTrainingTests
         var events = new Events();
 
         // no bf16 gradient equals fp32's exactly, so a tolerance below zero makes every parameter "disagree"
-        var result = Trainer.Train(data.Path, runs["run"], TinyBf16 with { Epochs = 1 }, events, default, gradientTolerance: -1);
+        var result = Trainer.Train(data.Path, runs["run"], TinyBf16 with { Epochs = 3 }, events, default, gradientTolerance: -1);
 
         Assert.Equal(TrainingStatus.Completed, result.Status);
         if (!TrainingPrecision.CpuHasBf16())
@@ -41,6 +41,10 @@ public class MixedPrecisionTrainingTests
         using var names = new SegHelpers.Model.Fcn(new SegHelpers.Model.FcnOptions("fcn8s", WidthDivisor: 4));
         Assert.Contains($"bf16 gradients on the first batch disagree with fp32 for {names.Encoder.named_parameters().First().name} (relative error", warning);
         Assert.Equal(0, result.History[^1].SkippedSteps);
+        // switched before its first step, the run is the fp32 run of the same options (bf16 would differ once the encoder learns)
+        var fp32 = Trainer.Train(data.Path, runs["fp32"], TinyBf16 with { Epochs = 3, Precision = "fp32" });
+        Assert.InRange(Math.Abs(fp32.History[^1].TrainLoss - result.History[^1].TrainLoss), 0, 2e-5);
+        Assert.InRange(Math.Abs(fp32.History[^1].ValLoss - result.History[^1].ValLoss), 0, 2e-5);
     }
 
     [Fact]
