@@ -20,6 +20,30 @@ namespace SegHelpers.Native
         NotReferenced,
     }
 
+    /// <summary>One symbol version an ELF image needs from a library.</summary>
+    public sealed class VersionNeed
+    {
+        /// <summary>A need of <paramref name="version"/> from <paramref name="file"/>.</summary>
+        public VersionNeed(string file, string version, bool weak)
+        {
+            File = file;
+            Version = version;
+            Weak = weak;
+        }
+
+        /// <summary>The library's soname, e.g. <c>libstdc++.so.6</c>.</summary>
+        public string File { get; }
+
+        /// <summary>The version, e.g. <c>GLIBCXX_3.4.30</c>.</summary>
+        public string Version { get; }
+
+        /// <summary>True when the loader accepts a library without it.</summary>
+        public bool Weak { get; }
+
+        /// <summary>The undefined symbols bound to this version.</summary>
+        public List<string> Symbols { get; } = new List<string>();
+    }
+
     /// <summary>
     /// Turns one versioned undefined symbol of an ELF64 little-endian shared library into a weak
     /// reference: <c>STB_WEAK</c> binding in <c>.dynsym</c> and <c>VER_FLG_WEAK</c> on the matching
@@ -32,6 +56,15 @@ namespace SegHelpers.Native
 
         /// <summary>The libstdc++ symbol version that only <see cref="IostreamAnchorSymbol"/> needs in libLibTorchSharp.so.</summary>
         public const string IostreamAnchorVersion = "GLIBCXX_3.4.32";
+
+        /// <summary><c>std::condition_variable::wait(std::unique_lock&lt;std::mutex&gt;&amp;)</c>, a real call of libLibTorchSharp.so.</summary>
+        public const string ConditionVariableWaitSymbol = "_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE";
+
+        /// <summary>The version GCC 12 gave <see cref="ConditionVariableWaitSymbol"/>; GCC 11's libstdc++ (Amazon Linux 2023 before its 2025 update) lacks it.</summary>
+        public const string ConditionVariableWaitVersion = "GLIBCXX_3.4.30";
+
+        /// <summary>The version every libstdc++ since GCC 4.4 exports <see cref="ConditionVariableWaitSymbol"/> under (GCC 12 and later keep it for compatibility).</summary>
+        public const string ConditionVariableWaitOldVersion = "GLIBCXX_3.4.11";
 
         const uint ShtDynsym = 11;
         const uint ShtGnuVerneed = 0x6ffffffe;
@@ -47,38 +80,12 @@ namespace SegHelpers.Native
         /// </summary>
         public static ElfPatchResult Weaken(byte[] elf, string symbol, string version)
         {
-            if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
-                throw new InvalidDataException("not an ELF file");
-            if (elf[4] != 2 || elf[5] != 1)
-                throw new InvalidDataException("only 64-bit little-endian ELF files are supported");
-
+            CheckHeader(elf);
             var sections = ReadSections(elf);
             var dynsym = Find(sections, ShtDynsym, ".dynsym");
             var versym = Find(sections, ShtGnuVersym, ".gnu.version");
-            var verneed = FindOptional(sections, ShtGnuVerneed);
-            if (verneed == null)
-                return ElfPatchResult.NotReferenced;
             var dynstr = sections[(int)dynsym.Link];
-
-            int auxOffset = -1;
-            ushort versionIndex = 0;
-            long entry = (long)verneed.Offset;
-            for (uint i = 0; i < verneed.Info && auxOffset < 0; i++)
-            {
-                ushort count = U16(elf, entry + 2);
-                long aux = entry + U32(elf, entry + 8);
-                for (int j = 0; j < count; j++)
-                {
-                    if (Str(elf, dynstr, U32(elf, aux + 8)) == version)
-                    {
-                        auxOffset = (int)aux;
-                        versionIndex = (ushort)(U16(elf, aux + 6) & 0x7fff);
-                        break;
-                    }
-                    aux += U32(elf, aux + 12);
-                }
-                entry += U32(elf, entry + 12);
-            }
+            int auxOffset = FindNeed(elf, sections, dynstr, version, out ushort versionIndex);
             if (auxOffset < 0)
                 return ElfPatchResult.NotReferenced;
 
@@ -121,14 +128,65 @@ namespace SegHelpers.Native
         }
 
         /// <summary>
-        /// Weakens the iostream anchor in the file at <paramref name="path"/>. The new bytes go to a
-        /// temporary file beside it that then replaces the original, so a crash never leaves a torn
-        /// library and a copy hard-linked elsewhere (the NuGet cache) keeps its own bytes.
+        /// Binds the undefined <paramref name="symbol"/>@<paramref name="fromVersion"/> to <paramref name="toVersion"/> instead
+        /// (its <c>.gnu.version</c> entry), when the image already needs <paramref name="toVersion"/> from the same library.
+        /// When no other symbol needs <paramref name="fromVersion"/> any more, that requirement is made weak, so the loader
+        /// accepts a library without it. Other users of <paramref name="fromVersion"/> keep it required.
+        /// </summary>
+        public static ElfPatchResult Retarget(byte[] elf, string symbol, string fromVersion, string toVersion)
+        {
+            CheckHeader(elf);
+            var sections = ReadSections(elf);
+            var dynsym = Find(sections, ShtDynsym, ".dynsym");
+            var versym = Find(sections, ShtGnuVersym, ".gnu.version");
+            var dynstr = sections[(int)dynsym.Link];
+            int fromAux = FindNeed(elf, sections, dynstr, fromVersion, out ushort fromIndex);
+            if (fromAux < 0)
+                return ElfPatchResult.NotReferenced;
+            if (FindNeed(elf, sections, dynstr, toVersion, out ushort toIndex) < 0)
+                throw new InvalidDataException("the image does not need " + toVersion + ", so " + symbol + " cannot be bound to it");
+            bool changed = false;
+            int others = 0;
+            long symbolCount = (long)(dynsym.Size / SymSize);
+            for (long i = 0; i < symbolCount; i++)
+            {
+                long entry = (long)versym.Offset + 2 * i;
+                if ((U16(elf, entry) & 0x7fff) != fromIndex)
+                    continue;
+                long sym = (long)dynsym.Offset + SymSize * i;
+                if (Str(elf, dynstr, U32(elf, sym)) == symbol && U16(elf, sym + 6) == 0)
+                {
+                    Put16(elf, entry, toIndex);
+                    changed = true;
+                }
+                else
+                {
+                    others++;
+                }
+            }
+            ushort flags = U16(elf, fromAux + 4);
+            if (others == 0 && (flags & VerFlgWeak) == 0)
+            {
+                Put16(elf, fromAux + 4, (ushort)(flags | VerFlgWeak));
+                changed = true;
+            }
+            return changed ? ElfPatchResult.Patched : ElfPatchResult.AlreadyWeak;
+        }
+
+        /// <summary>
+        /// Makes libLibTorchSharp.so load on an older libstdc++: weakens the iostream anchor and binds
+        /// <see cref="ConditionVariableWaitSymbol"/> to <see cref="ConditionVariableWaitOldVersion"/>, in the file at
+        /// <paramref name="path"/>. The new bytes go to a temporary file beside it that then replaces the original, so a crash
+        /// never leaves a torn library and a copy hard-linked elsewhere (the NuGet cache) keeps its own bytes.
         /// </summary>
         public static ElfPatchResult PatchFile(string path)
         {
             byte[] bytes = File.ReadAllBytes(path);
-            ElfPatchResult result = Weaken(bytes, IostreamAnchorSymbol, IostreamAnchorVersion);
+            ElfPatchResult anchor = Weaken(bytes, IostreamAnchorSymbol, IostreamAnchorVersion);
+            ElfPatchResult wait = Retarget(bytes, ConditionVariableWaitSymbol, ConditionVariableWaitVersion, ConditionVariableWaitOldVersion);
+            ElfPatchResult result = anchor == ElfPatchResult.Patched || wait == ElfPatchResult.Patched ? ElfPatchResult.Patched
+                : anchor == ElfPatchResult.AlreadyWeak || wait == ElfPatchResult.AlreadyWeak ? ElfPatchResult.AlreadyWeak
+                : ElfPatchResult.NotReferenced;
             if (result != ElfPatchResult.Patched)
                 return result;
             string temp = path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";
@@ -190,6 +248,81 @@ namespace SegHelpers.Native
         {
             string? lib = LoadedLibStdCxx();
             return lib != null && !Provides(lib, IostreamAnchorVersion);
+        }
+
+        /// <summary>
+        /// The symbol versions an ELF image needs, per library (<c>.gnu.version_r</c>), each with the undefined symbols bound to
+        /// it and whether it is weak (the loader then accepts a library without it).
+        /// </summary>
+        public static List<VersionNeed> Needs(byte[] elf)
+        {
+            CheckHeader(elf);
+            var sections = ReadSections(elf);
+            var needs = new List<VersionNeed>();
+            var verneed = FindOptional(sections, ShtGnuVerneed);
+            var dynsym = FindOptional(sections, ShtDynsym);
+            var versym = FindOptional(sections, ShtGnuVersym);
+            if (verneed == null || dynsym == null || versym == null)
+                return needs;
+            var dynstr = sections[(int)dynsym.Link];
+            var byIndex = new Dictionary<ushort, VersionNeed>();
+            long entry = (long)verneed.Offset;
+            for (uint i = 0; i < verneed.Info; i++)
+            {
+                string file = Str(elf, dynstr, U32(elf, entry + 4));
+                ushort count = U16(elf, entry + 2);
+                long aux = entry + U32(elf, entry + 8);
+                for (int j = 0; j < count; j++)
+                {
+                    var need = new VersionNeed(file, Str(elf, dynstr, U32(elf, aux + 8)), (U16(elf, aux + 4) & VerFlgWeak) != 0);
+                    needs.Add(need);
+                    byIndex[(ushort)(U16(elf, aux + 6) & 0x7fff)] = need;
+                    aux += U32(elf, aux + 12);
+                }
+                entry += U32(elf, entry + 12);
+            }
+            long symbolCount = (long)(dynsym.Size / SymSize);
+            for (long i = 0; i < symbolCount; i++)
+            {
+                long sym = (long)dynsym.Offset + SymSize * i;
+                if (U16(elf, sym + 6) == 0 && byIndex.TryGetValue((ushort)(U16(elf, (long)versym.Offset + 2 * i) & 0x7fff), out var need))
+                    need.Symbols.Add(Str(elf, dynstr, U32(elf, sym)));
+            }
+            return needs;
+        }
+
+        static void CheckHeader(byte[] elf)
+        {
+            if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
+                throw new InvalidDataException("not an ELF file");
+            if (elf[4] != 2 || elf[5] != 1)
+                throw new InvalidDataException("only 64-bit little-endian ELF files are supported");
+        }
+
+        /// <summary>The offset of the <c>.gnu.version_r</c> entry for <paramref name="version"/> and its index, or -1.</summary>
+        static int FindNeed(byte[] elf, List<Section> sections, Section dynstr, string version, out ushort index)
+        {
+            index = 0;
+            var verneed = FindOptional(sections, ShtGnuVerneed);
+            if (verneed == null)
+                return -1;
+            long entry = (long)verneed.Offset;
+            for (uint i = 0; i < verneed.Info; i++)
+            {
+                ushort count = U16(elf, entry + 2);
+                long aux = entry + U32(elf, entry + 8);
+                for (int j = 0; j < count; j++)
+                {
+                    if (Str(elf, dynstr, U32(elf, aux + 8)) == version)
+                    {
+                        index = (ushort)(U16(elf, aux + 6) & 0x7fff);
+                        return (int)aux;
+                    }
+                    aux += U32(elf, aux + 12);
+                }
+                entry += U32(elf, entry + 12);
+            }
+            return -1;
         }
 
         sealed class Section
@@ -285,7 +418,9 @@ public sealed class PatchLibTorchSharp : Microsoft.Build.Utilities.Task
                 var result = SegHelpers.Native.ElfWeakReference.PatchFile(path);
                 if (result == SegHelpers.Native.ElfPatchResult.Patched)
                     Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High,
-                        "Made " + SegHelpers.Native.ElfWeakReference.IostreamAnchorSymbol + " weak in " + path + " (system libstdc++ lacks " + SegHelpers.Native.ElfWeakReference.IostreamAnchorVersion + ")");
+                        "Patched " + path + " for this system's libstdc++, which lacks " + SegHelpers.Native.ElfWeakReference.IostreamAnchorVersion + ": " +
+                        SegHelpers.Native.ElfWeakReference.IostreamAnchorSymbol + " made weak, " + SegHelpers.Native.ElfWeakReference.ConditionVariableWaitSymbol + " bound to " +
+                        SegHelpers.Native.ElfWeakReference.ConditionVariableWaitOldVersion);
             }
             catch (System.Exception e)
             {
