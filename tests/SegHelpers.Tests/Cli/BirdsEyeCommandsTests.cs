@@ -2,8 +2,6 @@ using System.IO.Compression;
 using System.Text.Json;
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
-using SegHelpers.Model;
-using SegHelpers.Model.Weights;
 using SegHelpers.Tests.Data;
 
 namespace SegHelpers.Tests.Cli;
@@ -11,17 +9,7 @@ namespace SegHelpers.Tests.Cli;
 /// <summary><c>seg bev</c>, <c>seg eval --bev</c> and <c>seg predict --kitti --bev</c> through the binary, on synthetic scenes and their calibration files.</summary>
 public class BirdsEyeCommandsTests
 {
-    static string TinyCheckpoint(TempDir dir)
-    {
-        using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 2);
-        using var generator = new TorchSharp.torch.Generator(2, TorchSharp.torch.CPU);
-        using (TorchSharp.torch.no_grad())
-            foreach (var p in model.Decoder.parameters())
-                p.normal_(0, 0.1, generator);
-        string file = dir["model.safetensors"];
-        FcnCheckpoint.Save(model, file);
-        return file;
-    }
+    static string TinyCheckpoint(TempDir dir) => EvalCommandsTests.TinyCheckpoint(dir);
 
     static BirdsEyeView ViewOf(string calibrationFile, string image)
     {

@@ -11,7 +11,7 @@ public class EvalCommandsTests
     static string Devkit(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "devkit", name);
 
     /// <summary>A tiny FCN-8s whose decoder is random rather than zero, so its maps vary from pixel to pixel.</summary>
-    static string TinyCheckpoint(TempDir dir)
+    internal static string TinyCheckpoint(TempDir dir)
     {
         using var model = new Fcn(new FcnOptions("fcn8s", WidthDivisor: 16), seed: 2);
         using var generator = new TorchSharp.torch.Generator(2, TorchSharp.torch.CPU);
