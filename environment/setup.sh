@@ -57,6 +57,22 @@ if ! "$tools/dotnet-interactive" --version 2>/dev/null | grep -q "^$DOTNET_INTER
   dotnet tool install --tool-path "$tools" Microsoft.dotnet-interactive --version "$DOTNET_INTERACTIVE_VERSION"
 fi
 
+# jemalloc, the allocator the model runs fastest on (SegHelpers/Native/FastAllocator.cs): seg preloads it itself; the kernel
+# gets it through its spec below. Installed with the system's package manager where this runs as root.
+jemalloc=""
+for candidate in /usr/lib64/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2; do
+  [[ -f "$candidate" ]] && { jemalloc=$candidate; break; }
+done
+if [[ -z "$jemalloc" && $(id -u) == 0 ]]; then
+  log "installing jemalloc"
+  { command -v dnf >/dev/null && dnf install -y -q jemalloc; } || { command -v yum >/dev/null && yum install -y -q jemalloc; } ||
+    { command -v apt-get >/dev/null && apt-get install -y -qq libjemalloc2; } || true
+  for candidate in /usr/lib64/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2; do
+    [[ -f "$candidate" ]] && { jemalloc=$candidate; break; }
+  done
+fi
+[[ -n "$jemalloc" ]] || log "no jemalloc: the model runs on glibc's allocator, about half as fast; install it (dnf install jemalloc) as root"
+
 # Jupyter on SageMaker runs from this conda environment; the kernel spec lives on the root volume, so on-start.sh
 # registers it again after every restart.
 jupyter_env=${SEG_JUPYTER_ENV:-/home/ec2-user/anaconda3/envs/JupyterSystemEnv}
@@ -68,13 +84,17 @@ if [[ -x "$jupyter_env/bin/jupyter" ]]; then
     # The spec starts "dotnet interactive", which only resolves with the .NET root and the tool folder on PATH: the Jupyter
     # server's PATH has neither, so the spec names the tool itself. It needs DOTNET_ROOT to find the runtime.
     # The caches go there too, so notebooks find packages, weights and data on the persistent volume.
-    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" "$nuget_packages" "$torch_home" "$kitti_dir" "$tools/dotnet-interactive" <<'PY'
+    # With jemalloc, the kernel runs on it as seg does: preloaded, page decay off.
+    "$jupyter_env/bin/python" - "$spec" "$dotnet_root" "$nuget_packages" "$torch_home" "$kitti_dir" "$tools/dotnet-interactive" "$jemalloc" <<'PY'
 import json, sys
-path, root, nuget, torch_home, kitti, tool = sys.argv[1:7]
+path, root, nuget, torch_home, kitti, tool, jemalloc = sys.argv[1:8]
 spec = json.load(open(path))
 if spec["argv"][:2] == ["dotnet", "interactive"]:
     spec["argv"][:2] = [tool]
-spec.setdefault("env", {}).update({"DOTNET_ROOT": root, "NUGET_PACKAGES": nuget, "TORCH_HOME": torch_home, "SEG_KITTI_DIR": kitti})
+env = spec.setdefault("env", {})
+env.update({"DOTNET_ROOT": root, "NUGET_PACKAGES": nuget, "TORCH_HOME": torch_home, "SEG_KITTI_DIR": kitti})
+if jemalloc:
+    env.update({"LD_PRELOAD": jemalloc, "MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false"})
 json.dump(spec, open(path, "w"), indent=1)
 PY
   fi

@@ -13,6 +13,7 @@ static class InfoCommand
         {
             TorchNative.EnsureLoadable();
             Console.WriteLine(TorchNative.Describe());
+            Console.WriteLine($"allocator: {FastAllocator.Describe()}");
             Console.WriteLine($"libstdc++ {ElfWeakReference.LoadedLibStdCxx() ?? "(none)"}: " +
                               (ElfWeakReference.SystemNeedsPatch()
                                   ? $"lacks {ElfWeakReference.IostreamAnchorVersion}; libLibTorchSharp.so patched ({ElfWeakReference.IostreamAnchorSymbol} weak, condition_variable::wait bound to {ElfWeakReference.ConditionVariableWaitOldVersion})"

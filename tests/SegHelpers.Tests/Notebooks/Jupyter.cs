@@ -30,7 +30,15 @@ static class Jupyter
         };
         Directory.CreateDirectory(Path.Combine(data, "kernels"));
         var (exit, output) = Run(tool, ["jupyter", "install", "--path", Path.Combine(data, "kernels")], environment, folder, TimeSpan.FromMinutes(2));
-        Assert.True(exit == 0 && File.Exists(Path.Combine(data, "kernels", ".net-csharp", "kernel.json")), $"dotnet-interactive jupyter install: {output}");
+        string spec = Path.Combine(data, "kernels", ".net-csharp", "kernel.json");
+        Assert.True(exit == 0 && File.Exists(spec), $"dotnet-interactive jupyter install: {output}");
+        // As environment/setup.sh writes it on SageMaker: the kernel runs on jemalloc where it is installed.
+        var kernel = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(spec))!.AsObject();
+        var env = kernel["env"] as System.Text.Json.Nodes.JsonObject ?? [];
+        foreach (var (name, value) in SegHelpers.Native.FastAllocator.ChildEnvironment())
+            env[name] = value;
+        kernel["env"] = env;
+        File.WriteAllText(spec, kernel.ToJsonString());
         return environment;
     }
 

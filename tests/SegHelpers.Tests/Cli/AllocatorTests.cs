@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using SegHelpers.Native;
+using SegHelpers.Tests.Data;
+
+namespace SegHelpers.Tests.Cli;
+
+/// <summary>seg runs the model on jemalloc where it is installed (test.sh installs it), on tuned glibc where it is not.</summary>
+public class AllocatorTests
+{
+    [Fact]
+    public void Seg_runs_on_jemalloc_with_page_decay_off()
+    {
+        Assert.True(FastAllocator.Library() is not null, $"jemalloc is not installed here ({FastAllocator.InstallHint}); test.sh installs it");
+
+        var (exit, stdout, stderr) = Seg.Run("info");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"allocator: jemalloc ({FastAllocator.Config})", stdout);
+        Assert.DoesNotContain("note: jemalloc", stderr);
+    }
+
+    [Fact]
+    public void Without_jemalloc_glibc_is_tuned_and_the_model_commands_say_what_to_install()
+    {
+        var missing = new Dictionary<string, string> { [FastAllocator.LibraryVariable] = "/nonexistent/libjemalloc.so.2" };
+
+        var info = Seg.Run(missing, "info");
+        var eval = Seg.Run(missing, "eval", "--data", "/nonexistent", "--probs", "/nonexistent");
+
+        Assert.Equal(0, info.Exit);
+        Assert.Contains("allocator: glibc, tuned in-process", info.Out);
+        Assert.DoesNotContain("libjemalloc", info.Out.Split("allocator:")[1].Split('\n')[0].Replace("libjemalloc2", ""));
+        Assert.Equal(2, eval.Exit);
+        var lines = eval.Err.Trim().Split('\n');
+        Assert.StartsWith("note: jemalloc is not installed, so glibc's allocator is tuned instead; for the fastest setting: apt-get install libjemalloc2", lines[0]);
+        Assert.StartsWith("error: /nonexistent", lines[1]);
+    }
+
+    [Fact]
+    public void System_keeps_glibcs_defaults()
+    {
+        var (exit, stdout, _) = Seg.Run(new Dictionary<string, string> { [FastAllocator.ChoiceVariable] = "system" }, "info");
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"allocator: glibc's defaults ({FastAllocator.ChoiceVariable}=system)", stdout);
+    }
+
+    [Fact]
+    public async Task Sigterm_reaches_the_training_run_which_stops_at_a_checkpoint()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 48, width: 160);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "seg.dll"), "train", "--data", data, "--out", dir["run"], "--size", "32x96",
+                     "--width-divisor", "4", "--batch-size", "2", "--epochs", "500", "--device", "cpu" })
+            start.ArgumentList.Add(a);
+        using var seg = Process.Start(start)!;
+        var stderr = seg.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = seg.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 2:", StringComparison.Ordinal))
+        {
+        }
+        if (line is null)
+            Assert.Fail($"no second epoch: {await stderr}");
+
+        Process.Start("kill", ["-TERM", seg.Id.ToString()])!.WaitForExit();
+        string rest = seg.StandardOutput.ReadToEnd();
+
+        Assert.True(seg.WaitForExit(TimeSpan.FromMinutes(2)), "seg stopped after SIGTERM");
+        Assert.Equal(130, seg.ExitCode); // the interrupted run's own exit code, passed on by the process that started it
+        Assert.Contains("interrupted: ", rest);
+        Assert.True(File.Exists(dir["run/last.safetensors"]), "the run can resume");
+        Assert.DoesNotContain("epoch 500:", rest);
+    }
+}
