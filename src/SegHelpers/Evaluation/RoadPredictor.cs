@@ -53,6 +53,7 @@ public sealed class RoadPredictor : IDisposable
     internal RoadPredictor(Fcn model, PredictionOptions options, double lowPrecisionTolerance)
     {
         options = options with { BatchSize = Math.Max(1, options.BatchSize) };
+        Fcn.CheckFits(options.BatchSize, options.Height, options.Width, model.Options.WidthDivisor);
         Options = options;
         _device = Native.Devices.Resolve(options.Device);
         var dtype = options.Precision switch

@@ -42,6 +42,16 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary>Every parameter, counted.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());
 
+    /// <summary>
+    /// Refuses an input size whose first activation alone (batch × 64/divisor channels × the padded size, fp32) exceeds the
+    /// machine's memory: a clear error instead of the kernel's out-of-memory kill.
+    /// </summary>
+    public static void CheckFits(int batch, long height, long width, int widthDivisor)
+    {
+        long bytes = (long)Math.Min(long.MaxValue, (double)batch * (64 / Math.Max(1, widthDivisor)) * PaddedSize(height) * PaddedSize(width) * sizeof(float));
+        Native.MachineMemory.Check(bytes, $"input size {height}x{width} (batch {batch})", "choose a smaller size or batch (KITTI's images are 375x1242)");
+    }
+
     /// <summary>The size an input side is zero-padded to: the next multiple of 32.</summary>
     public static long PaddedSize(long size) => size + (32 - size % 32) % 32;
 

@@ -12,6 +12,7 @@ public static class ModelSummary
     /// <summary>Runs one image of <paramref name="height"/>×<paramref name="width"/> through <paramref name="model"/> (eval, no gradients).</summary>
     public static IReadOnlyList<SummaryRow> Build(Fcn model, int height, int width)
     {
+        Fcn.CheckFits(1, height, width, model.Options.WidthDivisor);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         bool training = model.training;

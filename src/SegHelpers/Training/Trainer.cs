@@ -47,6 +47,7 @@ public sealed class Trainer : IDisposable
         _o = info.Options;
         _progress = progress;
         _o.Validate();
+        Fcn.CheckFits(_o.BatchSize, _o.Height, _o.Width, _o.WidthDivisor);
         _device = Native.Devices.Resolve(_o.Device);
         var data = KittiRoad.Open(info.Data);
         var (trainSamples, valSamples) = info.Split(data);

@@ -28,14 +28,30 @@ public class ModelCommandTests
     [Fact]
     public void A_libtorch_runtime_error_is_one_error_line_and_exit_one()
     {
-        // 3 × 200000² floats is 480 GB: libtorch's allocator refuses at once.
-        var (exit, stdout, stderr) = Seg.Run("model", "summary", "--height", "200000", "--width", "200000", "--width-divisor", "16");
+        // A negative class count reaches libtorch, which refuses to make the score layer.
+        var (exit, stdout, stderr) = Seg.Run("model", "summary", "--classes", "-1", "--width-divisor", "16");
 
         Assert.Equal(1, exit);
         var lines = stderr.Trim().Split('\n');
         Assert.Equal(2, lines.Length);
         Assert.StartsWith("error: libtorch: ", lines[0]);
         Assert.Equal("(set SEG_DEBUG=1 for the details)", lines[1]);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+    }
+
+    /// <summary>
+    /// 4 × 200000² floats is 640 GB. glibc's allocator refuses that at once; jemalloc reserves it unchecked and the kernel kills the
+    /// process later (exit 137), so the size is refused before anything is allocated.
+    /// </summary>
+    [Fact]
+    public void A_size_no_machine_here_can_hold_is_refused_before_any_allocation()
+    {
+        var (exit, stdout, stderr) = Seg.Run("model", "summary", "--height", "200000", "--width", "200000", "--width-divisor", "16");
+
+        Assert.Equal(2, exit);
+        string line = Assert.Single(stderr.Trim().Split('\n'));
+        Assert.StartsWith("error: input size 200000x200000 (batch 1): needs 640.0 GB for one activation alone, and this machine has ", line);
+        Assert.Contains("Fix: choose a smaller size or batch", line);
         Assert.DoesNotContain("   at ", stdout + stderr);
     }
 }
