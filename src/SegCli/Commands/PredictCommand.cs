@@ -40,7 +40,8 @@ static class PredictCommand
             if (images.Count == 0)
                 throw new BadInputException(source, "holds no .png or .jpg images", "point --input at KITTI's image_2 folder or an image");
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
-            string besideImages = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Directory.Exists(source) ? source.TrimEnd('/') : Path.GetDirectoryName(Path.GetFullPath(source))!))!, "calib");
+            string imageFolder = Path.TrimEndingDirectorySeparator(Directory.Exists(source) ? Path.GetFullPath(source) : Path.GetDirectoryName(Path.GetFullPath(source))!);
+            string besideImages = Path.Combine(Path.GetDirectoryName(imageFolder) ?? imageFolder, "calib"); // testing/calib for testing/image_2
             BirdsEyeViews? views = null;
             if (parse.GetResult(bev) is not null)
             {

@@ -7,13 +7,14 @@ public sealed record BirdsEyeViewFile(string Input, string? Output, string? Erro
 
 /// <summary>
 /// Bird's-eye views for many files: the calibration comes from one file for all, or from a folder per file under the
-/// devkit's names (<see cref="KittiCalibration.Find"/>); lookups are built once per calibration and image size.
+/// devkit's names (<see cref="KittiCalibration.Find"/>); the last few lookups are kept, one per calibration and image size.
 /// </summary>
 public sealed class BirdsEyeViews
 {
     readonly Dictionary<(string Calibration, int Width, int Height), BirdsEyeView> _lookups = [];
     readonly Dictionary<string, KittiCalibration> _calibrations = [];
     readonly Lock _gate = new();
+    const int MaxLookups = 16;
 
     /// <summary>Views from <paramref name="calibration"/>: a calibration file, or a folder of them (KITTI's <c>calib/</c>).</summary>
     public BirdsEyeViews(string calibration)
@@ -54,6 +55,11 @@ public sealed class BirdsEyeViews
         {
             if (_lookups.TryGetValue((calibration, width, height), out var found))
                 return found;
+            if (_lookups.Count >= MaxLookups) // KITTI has a calibration per image: a lookup (1.3 MB) is rarely used twice
+            {
+                _lookups.Clear();
+                _calibrations.Clear();
+            }
             if (!_calibrations.TryGetValue(calibration, out var parsed))
                 _calibrations[calibration] = parsed = KittiCalibration.Read(calibration);
             return _lookups[(calibration, width, height)] = BirdsEyeView.For(parsed, width, height);
