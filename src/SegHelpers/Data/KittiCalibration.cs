@@ -95,20 +95,15 @@ public sealed class KittiCalibration
     /// <paramref name="folder"/>, or, for a three-part name like <c>um_road_000000.png</c>, the name without its middle tag
     /// (<c>um_000000.txt</c>). Returns the first candidate that exists, else null.
     /// </summary>
-    public static string? Find(string folder, string fileName)
+    public static string? Find(string folder, string fileName) =>
+        Names(fileName).Select(name => System.IO.Path.Combine(folder, name)).FirstOrDefault(File.Exists);
+
+    /// <summary>The calibration file names the devkit tries for <paramref name="fileName"/>, in order; the last is KITTI's own.</summary>
+    public static IReadOnlyList<string> Names(string fileName)
     {
-        string key = fileName.Split('.')[0];
-        string direct = System.IO.Path.Combine(folder, key + ".txt");
-        if (File.Exists(direct))
-            return direct;
+        string key = System.IO.Path.GetFileName(fileName).Split('.')[0];
         var tags = key.Split('_');
-        if (tags.Length == 3)
-        {
-            string dropped = System.IO.Path.Combine(folder, $"{tags[0]}_{tags[2]}.txt");
-            if (File.Exists(dropped))
-                return dropped;
-        }
-        return null;
+        return tags.Length == 3 ? [key + ".txt", $"{tags[0]}_{tags[2]}.txt"] : [key + ".txt"];
     }
 
     /// <summary>

@@ -48,7 +48,7 @@ public sealed class BirdsEyeViews
     public BirdsEyeView For(string fileName, int width, int height)
     {
         string calibration = CalibrationFor(fileName)
-            ?? throw new BadInputException(Path.Combine(Calibration, ExpectedName(fileName)),
+            ?? throw new BadInputException(Path.Combine(Calibration, KittiCalibration.Names(fileName)[^1]),
                 $"calibration file not found for {Path.GetFileName(fileName)}",
                 "KITTI's calib/ folder holds {cat}_NNNNNN.txt for every image (in data_road.zip, the base kit); pass the folder that holds it");
         lock (_gate)
@@ -64,13 +64,6 @@ public sealed class BirdsEyeViews
                 _calibrations[calibration] = parsed = KittiCalibration.Read(calibration);
             return _lookups[(calibration, width, height)] = BirdsEyeView.For(parsed, width, height);
         }
-    }
-
-    /// <summary>The calibration name KITTI gives an image's file: <c>um_000000.txt</c> for <c>um_road_000000.png</c>.</summary>
-    static string ExpectedName(string fileName)
-    {
-        var tags = Path.GetFileName(fileName).Split('.')[0].Split('_');
-        return (tags.Length == 3 ? $"{tags[0]}_{tags[2]}" : string.Join('_', tags)) + ".txt";
     }
 
     /// <summary>
