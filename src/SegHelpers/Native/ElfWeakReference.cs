@@ -89,20 +89,8 @@ namespace SegHelpers.Native
             if (auxOffset < 0)
                 return ElfPatchResult.NotReferenced;
 
-            long symbolCount = (long)(dynsym.Size / SymSize);
-            var users = new List<long>();
             var others = new List<string>();
-            for (long i = 0; i < symbolCount; i++)
-            {
-                if ((U16(elf, (long)versym.Offset + 2 * i) & 0x7fff) != versionIndex)
-                    continue;
-                long sym = (long)dynsym.Offset + SymSize * i;
-                string name = Str(elf, dynstr, U32(elf, sym));
-                if (name == symbol && U16(elf, sym + 6) == 0)
-                    users.Add(sym);
-                else
-                    others.Add(name);
-            }
+            var users = Bound(elf, dynsym, versym, dynstr, versionIndex, symbol, others);
             if (others.Count > 0)
                 throw new InvalidDataException(
                     "symbols other than " + symbol + " need " + version + " (" + string.Join(", ", others) +
@@ -115,7 +103,7 @@ namespace SegHelpers.Native
                 Put16(elf, auxOffset + 4, (ushort)(flags | VerFlgWeak));
                 changed = true;
             }
-            foreach (long sym in users)
+            foreach (var (sym, _) in users)
             {
                 byte info = elf[sym + 4];
                 if (info >> 4 != StbWeak)
@@ -145,27 +133,13 @@ namespace SegHelpers.Native
                 return ElfPatchResult.NotReferenced;
             if (FindNeed(elf, sections, dynstr, toVersion, out ushort toIndex) < 0)
                 throw new InvalidDataException("the image does not need " + toVersion + ", so " + symbol + " cannot be bound to it");
-            bool changed = false;
-            int others = 0;
-            long symbolCount = (long)(dynsym.Size / SymSize);
-            for (long i = 0; i < symbolCount; i++)
-            {
-                long entry = (long)versym.Offset + 2 * i;
-                if ((U16(elf, entry) & 0x7fff) != fromIndex)
-                    continue;
-                long sym = (long)dynsym.Offset + SymSize * i;
-                if (Str(elf, dynstr, U32(elf, sym)) == symbol && U16(elf, sym + 6) == 0)
-                {
-                    Put16(elf, entry, toIndex);
-                    changed = true;
-                }
-                else
-                {
-                    others++;
-                }
-            }
+            var others = new List<string>();
+            var users = Bound(elf, dynsym, versym, dynstr, fromIndex, symbol, others);
+            bool changed = users.Count > 0;
+            foreach (var (_, entry) in users)
+                Put16(elf, entry, toIndex);
             ushort flags = U16(elf, fromAux + 4);
-            if (others == 0 && (flags & VerFlgWeak) == 0)
+            if (others.Count == 0 && (flags & VerFlgWeak) == 0)
             {
                 Put16(elf, fromAux + 4, (ushort)(flags | VerFlgWeak));
                 changed = true;
@@ -289,6 +263,29 @@ namespace SegHelpers.Native
                     need.Symbols.Add(Str(elf, dynstr, U32(elf, sym)));
             }
             return needs;
+        }
+
+        /// <summary>
+        /// The undefined references to <paramref name="symbol"/> bound to version <paramref name="index"/>, as their
+        /// <c>.dynsym</c> and <c>.gnu.version</c> entry offsets; the names of the other symbols bound to it go to <paramref name="others"/>.
+        /// </summary>
+        static List<(long Symbol, long Version)> Bound(byte[] elf, Section dynsym, Section versym, Section dynstr, ushort index, string symbol, List<string> others)
+        {
+            var users = new List<(long Symbol, long Version)>();
+            long symbolCount = (long)(dynsym.Size / SymSize);
+            for (long i = 0; i < symbolCount; i++)
+            {
+                long entry = (long)versym.Offset + 2 * i;
+                if ((U16(elf, entry) & 0x7fff) != index)
+                    continue;
+                long sym = (long)dynsym.Offset + SymSize * i;
+                string name = Str(elf, dynstr, U32(elf, sym));
+                if (name == symbol && U16(elf, sym + 6) == 0)
+                    users.Add((sym, entry));
+                else
+                    others.Add(name);
+            }
+            return users;
         }
 
         static void CheckHeader(byte[] elf)
