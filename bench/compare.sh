@@ -1,47 +1,101 @@
 #!/usr/bin/env bash
 # seg bench and its PyTorch twin (bench/pytorch_fcn8s.py) on the same sizes, batches and thread count, run alternately
 # A B A B so that drift in the machine's speed hits both, then the ratio seg / PyTorch per figure (> 1: seg is faster).
-# Not part of CI. Needs a Release build and Debian's python3-torch and python3-torchvision.
-#   bench/compare.sh                                   # the full grid (tens of minutes on 2 cores)
-#   SIZES=96x320 BATCHES=4 DIVISOR=4 bench/compare.sh  # a quick look
+# Two allocator settings, one table each:
+#   users  both as users run them: seg on its default (jemalloc with page decay off, where installed), PyTorch on glibc's
+#   same   both on the same setting: PyTorch also gets jemalloc with page decay off (LD_PRELOAD and MALLOC_CONF)
+# Not part of CI. Needs a Release build (or SEG_DLL=path/to/seg.dll), Debian's python3-torch and python3-torchvision, and libjemalloc2.
+#   bench/compare.sh                                        # both settings at 160x576 batch 4 and 375x1242 batch 1
+#   SETTINGS=same bench/compare.sh                          # one switch: only the same-allocator table
+#   POINTS=96x320:4 DIVISOR=4 REPEATS=2 bench/compare.sh    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sizes=${SIZES:-160x576,375x1242}
-batches=${BATCHES:-1,4}
+points=${POINTS:-160x576:4,375x1242:1}
+settings=${SETTINGS:-users same}
 divisor=${DIVISOR:-1}
-repeats=${REPEATS:-5}
+repeats=${REPEATS:-3}
 threads=${THREADS:-$(nproc)}
+jemalloc=${SEG_JEMALLOC:-}
+for candidate in /usr/lib/*/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2; do
+  [ -n "$jemalloc" ] || [ ! -f "$candidate" ] || jemalloc=$candidate
+done
+decay_off=dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false
+seg=${SEG_DLL:-src/SegCli/bin/Release/net10.0/seg.dll}
+[ -f "$seg" ] || { echo "error: $seg not found; build first: dotnet build -c Release" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-common=(--sizes "$sizes" --batch-sizes "$batches" --width-divisor "$divisor" --repeats "$repeats" --warmup 1)
-for round in 1 2; do
-  echo "== round $round: seg"
-  dotnet src/SegCli/bin/Release/net10.0/seg.dll bench "${common[@]}" --model-only --device cpu --json "$out/seg$round.json"
-  echo "== round $round: PyTorch"
-  /usr/bin/python3 bench/pytorch_fcn8s.py "${common[@]}" --threads "$threads" --json "$out/torch$round.json"
+
+timed() { # label command...: the process's CPU and wall time, appended to one file
+  local label=$1; shift
+  /usr/bin/time -f "$label %U %S %e %M" -a -o "$out/times" "$@"
+}
+run_seg() { # setting round size batch point-index
+  timed "$1 seg" dotnet "$seg" bench --sizes "$3" --batch-sizes "$4" --width-divisor "$divisor" --repeats "$repeats" --warmup 1 \
+    --model-only --device cpu --json "$out/$1-seg-r$2-p$5.json"
+}
+run_torch() { # setting round size batch point-index
+  local env=()
+  if [ "$1" = same ]; then
+    [ -n "$jemalloc" ] || { echo "error: SETTINGS=same needs libjemalloc.so.2 (apt-get install libjemalloc2)" >&2; exit 2; }
+    env=(LD_PRELOAD="$jemalloc" MALLOC_CONF="$decay_off")
+  fi
+  timed "$1 PyTorch" env "${env[@]}" /usr/bin/python3 bench/pytorch_fcn8s.py --sizes "$3" --batch-sizes "$4" --width-divisor "$divisor" \
+    --repeats "$repeats" --warmup 1 --threads "$threads" --json "$out/$1-torch-r$2-p$5.json"
+}
+
+for setting in $settings; do
+  case $setting in users|same) ;; *) echo "error: SETTINGS takes users and same, not '$setting'" >&2; exit 2 ;; esac
+  for round in 1 2; do
+    i=0
+    for point in ${points//,/ }; do
+      size=${point%%:*} batch=${point##*:}
+      echo "== $setting, round $round, $size batch $batch: seg"
+      run_seg "$setting" "$round" "$size" "$batch" "$i"
+      echo "== $setting, round $round, $size batch $batch: PyTorch"
+      run_torch "$setting" "$round" "$size" "$batch" "$i"
+      i=$((i + 1))
+    done
+  done
 done
-/usr/bin/python3 - "$out" <<'PY'
-import json, statistics, sys
-out = sys.argv[1]
-def load(kind):
-    runs = [json.load(open(f"{out}/{kind}{r}.json")) for r in (1, 2)]
-    names = [f["Name"] for f in runs[0]["Figures"]]
-    return {n: statistics.median([f["Median"] for run in runs for f in run["Figures"] if f["Name"] == n]) for n in names}, runs[0]["Runtime"]
-seg, seg_rt = load("seg")
-torch, torch_rt = load("torch")
-print(f"\nseg: {seg_rt}\nPyTorch: {torch_rt}\n")
-print(f"{'figure':<40} {'seg':>10} {'PyTorch':>10} {'seg/PyTorch':>12}")
-for name, value in seg.items():
-    if name in torch:
-        print(f"{name:<40} {value:10.2f} {torch[name]:10.2f} {value / torch[name]:12.2f}")
-# seg's bf16 against PyTorch's fp32 (training figures carry no suffix in fp32, inference ones " fp32"),
-# and seg's own bf16 against its fp32.
-for name, value in seg.items():
-    if not name.endswith(" bf16") or name.startswith("matmul"):
-        continue
-    fp32 = name[:-5] + (" fp32" if name.startswith("infer") else "")
-    if fp32 in torch:
-        print(f"{name + ' vs PyTorch fp32':<40} {value:10.2f} {torch[fp32]:10.2f} {value / torch[fp32]:12.2f}")
-    if fp32 in seg:
-        print(f"{name + ' vs seg fp32':<40} {value:10.2f} {seg[fp32]:10.2f} {value / seg[fp32]:12.2f}")
+
+/usr/bin/python3 - "$out" "$settings" <<'PY'
+import collections, glob, json, re, statistics, sys
+out, settings = sys.argv[1], sys.argv[2].split()
+def load(setting, kind):
+    values, runtime = collections.OrderedDict(), None
+    for path in sorted(glob.glob(f"{out}/{setting}-{kind}-r*-p*.json")):
+        report = json.load(open(path))
+        runtime = report["Runtime"]
+        for f in report["Figures"]:
+            values.setdefault(f["Name"], []).append(f["Median"])
+    return {name: statistics.median(v) for name, v in values.items()}, runtime
+times = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])
+for line in open(f"{out}/times"):
+    m = re.match(r"(\w+) (seg|PyTorch) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", line)
+    if m:
+        t = times[(m[1], m[2])]
+        t[0] += float(m[3]); t[1] += float(m[4]); t[2] += float(m[5]); t[3] = max(t[3], int(m[6]))
+for setting in settings:
+    seg, seg_rt = load(setting, "seg")
+    torch, torch_rt = load(setting, "torch")
+    title = {"users": "as users run them (seg: its default allocator; PyTorch: glibc's)",
+             "same": "both on jemalloc with page decay off"}[setting]
+    print(f"\n### {title}\n\nseg: {seg_rt}\nPyTorch: {torch_rt}\n")
+    print("| figure | seg | PyTorch | seg / PyTorch |\n|---|---:|---:|---:|")
+    for name, value in seg.items():
+        if name in torch:
+            print(f"| {name} | {value:.2f} | {torch[name]:.2f} | {value / torch[name]:.2f} |")
+    # seg's bf16 against PyTorch's fp32 (training figures carry no suffix in fp32, inference ones " fp32").
+    for name, value in seg.items():
+        if not name.endswith(" bf16") or name.startswith("matmul"):
+            continue
+        fp32 = name[:-5] + (" fp32" if name.startswith("infer") else "")
+        if fp32 in torch:
+            print(f"| {name} vs PyTorch fp32 | {value:.2f} | {torch[fp32]:.2f} | {value / torch[fp32]:.2f} |")
+        if fp32 in seg:
+            print(f"| {name} vs seg fp32 | {value:.2f} | {seg[fp32]:.2f} | {value / seg[fp32]:.2f} |")
+    print("\n| process (both rounds) | user s | system s | system share | wall s | max RSS GB |\n|---|---:|---:|---:|---:|---:|")
+    for side in ("seg", "PyTorch"):
+        u, s, e, rss = times[(setting, side)]
+        print(f"| {side} | {u:.0f} | {s:.0f} | {100 * s / max(u + s, 1e-9):.0f} % | {e:.0f} | {rss / 1e6:.2f} |")
 PY

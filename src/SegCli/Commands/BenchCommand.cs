@@ -20,10 +20,16 @@ static class BenchCommand
         var model = new Option<string?>("--model") { Description = "A trained run: also compare fp32 and bf16 road IoU and speed on its validation split (needs --data)." };
         var data = new Option<string?>("--data") { Description = "The run's data folder, for --model." };
         var modelOnly = new Option<bool>("--model-only") { Description = "Only matmul and model figures (what bench/compare.sh compares with PyTorch)." };
+        var profile = new Option<bool>("--profile") { Description = "Instead of the grid, split one training step (the first size and batch) into phases and layer kinds, fp32 and bf16, with user and system CPU time and GFLOP/s; --json writes it, --markdown FILE writes its tables." };
+        var markdown = new Option<string?>("--markdown") { Description = "With --profile: also write the tables as Markdown to this file." };
+        var serve = new Option<string?>("--serve") { HelpName = "RUN", Description = "Instead of the grid, load-test seg serve with this run on loopback: throughput and p50/p95/p99 latency at 1, 4 and 16 clients, and the server's resident memory across --serve-memory requests." };
+        var serveImage = new Option<string?>("--serve-image") { Description = "With --serve: the image every request sends (default: a synthetic 1242x375 scene)." };
+        var serveRequests = new Option<int>("--serve-requests") { DefaultValueFactory = _ => 200, Description = "With --serve: requests per concurrency level." };
+        var serveMemory = new Option<int>("--serve-memory") { DefaultValueFactory = _ => 1000, Description = "With --serve: requests across which resident memory is sampled (every tenth of them); 0 skips it." };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = $"{Cli.Keywords(SegHelpers.Native.Devices.Names)}." };
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
-            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, device,
+            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, device,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -45,6 +51,12 @@ static class BenchCommand
                 o = o with { PipelineImages = 0, DriftEpochs = 0 };
             if (o.Repeats < 1 || o.Warmup < 0)
                 throw new ArgumentException("--repeats must be at least 1 and --warmup at least 0");
+            if (parse.GetValue(serve) is { } served)
+                return RunServe(served, parse.GetValue(serveImage), parse.GetValue(serveRequests), parse.GetValue(serveMemory), parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(markdown));
+            if (parse.GetValue(profile))
+                return RunProfile(o, parse.GetValue(repeats) ?? 3, parse.GetValue(json), parse.GetValue(markdown));
+            if (parse.GetValue(markdown) is not null)
+                throw new ArgumentException("--markdown goes with --profile or --serve");
             var report = Bench.Run(o, line => Console.WriteLine(line));
             var figures = report.Figures.ToList();
             if (parse.GetValue(model) is { } run)
@@ -63,5 +75,62 @@ static class BenchCommand
             return 0;
         }));
         return command;
+    }
+
+    static int RunServe(string run, string? imagePath, int requests, int memoryRequests, string device, string? json, string? markdown)
+    {
+        if (requests < 1 || memoryRequests < 0)
+            throw new ArgumentException("--serve-requests must be at least 1 and --serve-memory at least 0");
+        byte[] image;
+        if (imagePath is not null)
+            image = File.ReadAllBytes(imagePath);
+        else
+            image = SegHelpers.Data.ImageFile.EncodePng(SegHelpers.Data.SyntheticRoads.Render(1, SegHelpers.Data.RoadCategory.Um, 1242, 375).Image);
+        using var server = SegHelpers.Serving.ServerProcess.StartAsync(run, ["--device", device, "--queue", "64"]).GetAwaiter().GetResult();
+        Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}); image of {image.Length / 1e3:F0} kB");
+        SegHelpers.Serving.LoadTest.RunAsync(server, image, 1, 5, TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
+        var levels = new List<SegHelpers.Serving.LoadLevel>();
+        foreach (int clients in new[] { 1, 4, 16 })
+        {
+            var level = SegHelpers.Serving.LoadTest.RunAsync(server, image, clients, requests, TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
+            levels.Add(level);
+            Console.WriteLine($"{clients,2} clients: {level.Requests} answered, {level.Failed} not 200, {level.Throughput:F2} requests/s, p50 {level.P50:F0} ms, p95 {level.P95:F0} ms, p99 {level.P99:F0} ms");
+        }
+        var memory = memoryRequests > 0 ? SegHelpers.Serving.LoadTest.MemoryAsync(server, image, memoryRequests, Math.Max(1, memoryRequests / 10)).GetAwaiter().GetResult() : null;
+        int exit = server.Stop();
+        string tables = SegHelpers.Serving.LoadTest.Markdown(levels, memory) + $"\nseg serve exited with code {exit} after SIGTERM.\n";
+        Console.WriteLine();
+        Console.Write(tables);
+        if (json is not null)
+        {
+            SegHelpers.AtomicFile.WriteText(json, System.Text.Json.JsonSerializer.Serialize(new { levels, memory, exit }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {json}");
+        }
+        if (markdown is not null)
+        {
+            SegHelpers.AtomicFile.WriteText(markdown, tables);
+            Console.WriteLine($"wrote {markdown}");
+        }
+        return exit;
+    }
+
+    static int RunProfile(BenchOptions o, int repeats, string? json, string? markdown)
+    {
+        var (h, w) = o.Sizes[0];
+        var report = Profile.Run(new ProfileOptions(h, w, o.BatchSizes[0], o.WidthDivisor, o.Warmup, repeats, o.Bf16, o.Device), line => Console.WriteLine(line));
+        string tables = report.ToMarkdown();
+        Console.WriteLine();
+        Console.Write(tables);
+        if (json is not null)
+        {
+            report.WriteJson(json);
+            Console.WriteLine($"wrote {json}");
+        }
+        if (markdown is not null)
+        {
+            SegHelpers.AtomicFile.WriteText(markdown, tables);
+            Console.WriteLine($"wrote {markdown}");
+        }
+        return 0;
     }
 }

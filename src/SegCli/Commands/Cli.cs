@@ -23,6 +23,7 @@ static class Cli
         NotebookCommand.Create(),
         SageMakerCommand.Create(),
         BenchCommand.Create(),
+        ServeCommand.Create(),
     };
 
     /// <summary>Exit code for input the program cannot use.</summary>

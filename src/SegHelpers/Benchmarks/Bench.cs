@@ -111,7 +111,7 @@ public static class Bench
         }
         using (var self = Process.GetCurrentProcess())
             Add(Measurement.Of("peak resident memory", "MB", [self.PeakWorkingSet64 / 1e6]));
-        return new BenchReport(Machine(), TorchNative.Describe(), figures, notes);
+        return new BenchReport(MachineName(), TorchNative.Describe(), figures, notes);
     }
 
     /// <summary>
@@ -291,7 +291,8 @@ public static class Bench
 
     static string Name(ScalarType type) => type == ScalarType.BFloat16 ? "bf16" : "fp32";
 
-    static string Machine()
+    /// <summary>CPU model, logical cores and whether the CPU has native bf16.</summary>
+    internal static string MachineName()
     {
         string cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"

@@ -11,10 +11,32 @@ public static class ImageFile
         if (!File.Exists(path))
             throw new BadInputException(path, "file not found", "check the path; KITTI images live in training/image_2 and testing/image_2");
         using var stream = File.OpenRead(path);
+        return Decode(stream, path, "replace the file with an intact copy from the dataset archive");
+    }
+
+    /// <summary>
+    /// Decodes PNG or JPEG bytes (an upload) to RGB, exactly as <see cref="ReadRgb"/> decodes the same bytes from a file;
+    /// unreadable or truncated data is a <see cref="BadInputException"/> naming <paramref name="source"/>.
+    /// </summary>
+    public static RgbImage DecodeRgb(byte[] data, string source)
+    {
+        using var stream = new MemoryStream(data, writable: false);
+        return Decode(stream, source, "send an intact PNG or JPEG");
+    }
+
+    /// <summary>The width and height in PNG or JPEG bytes' header, without decoding the pixels; null where the bytes are no such image.</summary>
+    public static (int Width, int Height)? PeekSize(byte[] data)
+    {
+        using var stream = new MemoryStream(data, writable: false);
+        using var codec = SKCodec.Create(stream);
+        return codec is null ? null : (codec.Info.Width, codec.Info.Height);
+    }
+
+    static RgbImage Decode(Stream stream, string source, string fix)
+    {
         using var codec = SKCodec.Create(stream, out var created);
         if (codec is null)
-            throw new BadInputException(path, $"not a readable PNG or JPEG ({created})",
-                "replace the file with an intact copy from the dataset archive");
+            throw new BadInputException(source, $"not a readable PNG or JPEG ({created})", fix);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
         unsafe
@@ -23,9 +45,7 @@ public static class ImageFile
             {
                 var result = codec.GetPixels(info, (IntPtr)p);
                 if (result != SKCodecResult.Success)
-                    throw new BadInputException(path,
-                        result == SKCodecResult.IncompleteInput ? "the image is truncated" : $"decoding failed ({result})",
-                        "replace the file with an intact copy from the dataset archive");
+                    throw new BadInputException(source, result == SKCodecResult.IncompleteInput ? "the image is truncated" : $"decoding failed ({result})", fix);
             }
         }
         var rgb = new byte[info.Width * info.Height * 3];
@@ -82,7 +102,20 @@ public static class ImageFile
     }
 
     /// <summary>An RGB image as PNG bytes.</summary>
-    public static byte[] EncodePng(RgbImage image)
+    public static byte[] EncodePng(RgbImage image) => EncodeRgb(image, SKEncodedImageFormat.Png, 100);
+
+    /// <summary>An RGB image as JPEG bytes of the given quality (0–100).</summary>
+    public static byte[] EncodeJpeg(RgbImage image, int quality = 90) => EncodeRgb(image, SKEncodedImageFormat.Jpeg, quality);
+
+    /// <summary>8-bit grayscale pixels as PNG bytes, exactly what <see cref="WriteGrayPng"/> writes.</summary>
+    public static byte[] EncodeGrayPng(int width, int height, byte[] gray)
+    {
+        if (gray.Length != width * height)
+            throw new ArgumentException($"expected {width * height} bytes, got {gray.Length}", nameof(gray));
+        return Encode(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), gray);
+    }
+
+    static byte[] EncodeRgb(RgbImage image, SKEncodedImageFormat format, int quality)
     {
         var rgba = new byte[image.Width * image.Height * 4];
         for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
@@ -92,15 +125,14 @@ public static class ImageFile
             rgba[i + 2] = image.Pixels[j + 2];
             rgba[i + 3] = 255;
         }
-        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba);
+        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba, format, quality);
     }
 
     /// <summary>Writes an 8-bit grayscale PNG (KITTI submission probability maps, binary masks).</summary>
     public static void WriteGrayPng(string path, int width, int height, byte[] gray)
     {
-        if (gray.Length != width * height)
-            throw new ArgumentException($"expected {width * height} bytes, got {gray.Length}", nameof(gray));
-        Write(path, new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), gray);
+        byte[] png = EncodeGrayPng(width, height, gray);
+        AtomicFile.Write(path, stream => stream.Write(png));
     }
 
     /// <summary>Reads an 8-bit grayscale PNG (a probability map); colour files are reduced to their first channel.</summary>
@@ -113,13 +145,7 @@ public static class ImageFile
         return (rgb.Width, rgb.Height, gray);
     }
 
-    static void Write(string path, SKImageInfo info, byte[] pixels)
-    {
-        byte[] png = Encode(info, pixels);
-        AtomicFile.Write(path, stream => stream.Write(png));
-    }
-
-    static byte[] Encode(SKImageInfo info, byte[] pixels)
+    static byte[] Encode(SKImageInfo info, byte[] pixels, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 100)
     {
         using var bitmap = new SKBitmap();
         unsafe
@@ -128,8 +154,8 @@ public static class ImageFile
             {
                 if (!bitmap.InstallPixels(info, (IntPtr)p, info.RowBytes))
                     throw new InvalidOperationException($"SkiaSharp could not wrap a {info.Width}x{info.Height} {info.ColorType} image");
-                using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100)
-                    ?? throw new InvalidOperationException($"SkiaSharp could not encode a {info.Width}x{info.Height} image as PNG");
+                using var data = bitmap.Encode(format, quality)
+                    ?? throw new InvalidOperationException($"SkiaSharp could not encode a {info.Width}x{info.Height} image as {format}");
                 return data.ToArray();
             }
         }

@@ -118,24 +118,27 @@ public sealed class RoadPredictor : IDisposable
     }
 
     /// <summary>The road probability map of one image.</summary>
-    public RoadProbability Predict(RgbImage image) => PredictMany([image]).Single();
+    public RoadProbability Predict(RgbImage image) => PredictBatch([image], Options.Flip).Single();
+
+    /// <summary>The road probability map of one image, with or without flip test-time augmentation whatever <see cref="Options"/> says.</summary>
+    public RoadProbability Predict(RgbImage image, bool flip) => PredictBatch([image], flip).Single();
 
     /// <summary>Road probability maps, batched, in order.</summary>
     public IEnumerable<RoadProbability> PredictMany(IEnumerable<RgbImage> images)
     {
         foreach (var chunk in images.Chunk(Options.BatchSize))
-            foreach (var result in PredictBatch(chunk))
+            foreach (var result in PredictBatch(chunk, Options.Flip))
                 yield return result;
     }
 
-    List<RoadProbability> PredictBatch(RgbImage[] images)
+    List<RoadProbability> PredictBatch(RgbImage[] images, bool flip)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var inputs = images.Select(image => Presets.EvalInput(_transform, image)).ToArray();
         var batch = stack(inputs).to(_device);
         var logits = _model.call(batch).to(ScalarType.Float32);
-        if (Options.Flip)
+        if (flip)
             logits = (logits + _model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)) / 2;
         var results = new List<RoadProbability>(images.Length);
         for (int i = 0; i < images.Length; i++)

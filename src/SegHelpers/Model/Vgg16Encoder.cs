@@ -139,19 +139,22 @@ public sealed class Vgg16Encoder : Module<Tensor, (Tensor Pool3, Tensor Pool4, T
         return (pools[2], pools[3], fc7);
     }
 
+    /// <summary>Every layer in the order the forward pass runs them, named as in the state dict (<c>features.0</c> … <c>drop7</c>).</summary>
+    internal IEnumerable<(string Name, Module<Tensor, Tensor> Layer)> Layers =>
+        features.named_children().Select(c => ($"features.{c.name}", (Module<Tensor, Tensor>)c.module))
+            .Concat([("fc6", fc6), ("relu6", relu6), ("drop6", drop6), ("fc7", fc7), ("relu7", relu7), ("drop7", drop7)]);
+
     /// <summary>pool1…pool5 (strides 2 to 32) and fc7, from one pass.</summary>
     public (Tensor[] Pools, Tensor Fc7) Stages(Tensor input)
     {
         var pools = new List<Tensor>(5);
         var x = input;
-        foreach (var layer in features.children())
+        foreach (var (_, layer) in Layers)
         {
-            x = ((Module<Tensor, Tensor>)layer).call(x);
+            x = layer.call(x);
             if (layer is MaxPool2d)
                 pools.Add(x);
         }
-        x = drop6.call(relu6.call(fc6.call(x)));
-        x = drop7.call(relu7.call(fc7.call(x)));
         return (pools.ToArray(), x);
     }
 }

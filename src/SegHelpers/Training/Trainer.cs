@@ -71,7 +71,7 @@ public sealed class Trainer : IDisposable
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
         _history = resume ? RestoreLast() : [];
-        var precision = TrainingPrecision.Choose(_o.Precision, _device, _model.Encoder);
+        var precision = TrainingPrecision.Choose(_o.Precision, _device, _model.Encoder, (_o.Height, _o.Width));
         if (precision.Warning is { } warning)
             Report(new MessageEvent(warning));
         if (precision.DType != ScalarType.Float32)

@@ -15,18 +15,24 @@ public sealed record PrecisionChoice(ScalarType DType, string Note, string? Warn
 /// <summary>
 /// Chooses the training precision. <c>fp32</c> is the default; <c>bf16</c> suits CPUs with AVX512-BF16 or AMX and CUDA
 /// GPUs of compute capability 8.0 and up; <c>fp16</c> is CUDA only (with loss scaling); <c>auto</c> takes the fastest of
-/// these the device supports. Before any low precision is used, <see cref="LowPrecisionCheck"/> compares libtorch's kernels
-/// for every layer kind of the encoder, forward and backward, with float64 on this device; if one is off, training runs in
-/// fp32 with a warning.
+/// these the device supports, and on a CPU takes bf16 only where it measures faster than fp32 (<see cref="PrecisionSpeed"/>).
+/// Before any low precision is used, <see cref="LowPrecisionCheck"/> compares libtorch's kernels for every layer kind of the
+/// encoder, forward and backward, with float64 on this device; if one is off, training runs in fp32 with a warning.
 /// </summary>
 public static class TrainingPrecision
 {
     /// <summary>The names <see cref="TrainingOptions.Precision"/> accepts.</summary>
     public static readonly IReadOnlyList<string> Names = ["fp32", "bf16", "fp16", "auto"];
 
-    /// <summary>The precision to train <paramref name="encoder"/> in on <paramref name="device"/> when <paramref name="requested"/> is asked for.</summary>
+    /// <summary>The smallest measured speed-up over fp32 for which <c>auto</c> takes bf16 on a CPU.</summary>
+    public const double MinimumCpuSpeedup = 1.1;
+
+    /// <summary>
+    /// The precision to train <paramref name="encoder"/> in on <paramref name="device"/> when <paramref name="requested"/> is
+    /// asked for. With <paramref name="size"/> (the training size), <c>auto</c> on a CPU also measures bf16 against fp32 there.
+    /// </summary>
     /// <exception cref="ArgumentException">fp16 on a CPU, or an unknown name.</exception>
-    public static PrecisionChoice Choose(string requested, Device device, Vgg16Encoder encoder)
+    public static PrecisionChoice Choose(string requested, Device device, Vgg16Encoder encoder, (int Height, int Width)? size = null)
     {
         bool cuda = device.type == DeviceType.CUDA;
         ScalarType wanted;
@@ -63,6 +69,14 @@ public static class TrainingPrecision
         if (!verdict.Trusted)
             return new PrecisionChoice(ScalarType.Float32, $"{requested}: training in fp32", $"warning: {verdict}; training in fp32 instead");
         string prefix = requested == "auto" ? $"auto: training in {name}" : $"training in {name}";
+        if (requested == "auto" && !cuda && size is var (h, w))
+        {
+            double speedup = PrecisionSpeed.Speedup(encoder.WidthDivisor, wanted, device, h, w);
+            if (speedup < MinimumCpuSpeedup)
+                return new PrecisionChoice(ScalarType.Float32,
+                    $"auto: training in fp32 (on this CPU {name} measured {speedup:F2}× fp32's speed at {h}×{w}; it takes {name} from {MinimumCpuSpeedup:F1}×)", null);
+            prefix += $" ({speedup:F2}× fp32's speed here)";
+        }
         return new PrecisionChoice(wanted, $"{prefix} (encoder; decoder, loss and master weights fp32; {verdict.Layers.Count} layer kinds checked against float64)",
             slow is null ? null : $"warning: {slow}");
     }
