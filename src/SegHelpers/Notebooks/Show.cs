@@ -84,6 +84,21 @@ public static class Show
         new("<div style=\"display:flex;flex-wrap:wrap;gap:8px\">" + string.Concat(items.Select(i =>
             $"<figure style=\"margin:0\">{i.Image.ToHtml(i.Caption)}<figcaption>{WebUtility.HtmlEncode(i.Caption)}</figcaption></figure>")) + "</div>");
 
+    /// <summary>
+    /// What an endpoint answered for one image: the overlay it sent back (<c>Accept: image/jpeg</c>) and its JSON summary
+    /// (<c>Accept: application/json</c>), as <c>seg serve</c> or a deployed endpoint answers them.
+    /// </summary>
+    public static HtmlView Served(byte[] overlayJpeg, string summaryJson, int width = 560)
+    {
+        using var summary = System.Text.Json.JsonDocument.Parse(summaryJson);
+        var s = summary.RootElement;
+        string caption = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"road {100 * s.GetProperty("road_fraction").GetDouble():F1} % of a {s.GetProperty("width").GetInt32()}×{s.GetProperty("height").GetInt32()} image; " +
+            $"{s.GetProperty("model").GetString()}, {s.GetProperty("precision").GetString()}; {s.GetProperty("milliseconds").GetDouble():F0} ms in the server");
+        return new($"<figure style=\"margin:0\"><img src=\"data:image/jpeg;base64,{Convert.ToBase64String(overlayJpeg)}\" width=\"{width}\" alt=\"served overlay\">" +
+                   $"<figcaption>{WebUtility.HtmlEncode(caption)}</figcaption></figure>");
+    }
+
     /// <summary>The <paramref name="count"/> images with the lowest road IoU, drawn with their errors (missed road red, false road blue).</summary>
     public static HtmlView Worst(RoadPredictor predictor, EvaluationReport report, int count = 4, int width = 560) =>
         Gallery(RoadEvaluation.WorstOverlays(predictor, report, count).Select(w => (PngImage.From(w.Overlay.ScaledToWidth(width)), $"{w.Score.Id}: road IoU {w.Score.RoadIoU:F3}")));
