@@ -97,4 +97,29 @@ public class ServeCommandTests
         Assert.Contains("listening on http://127.0.0.1:", stdout);
         Assert.Contains($"error: {dir["no-such-run"]}: not found", stderr);
     }
+
+    [Fact]
+    public void Seg_bench_serve_reports_latency_percentiles_at_1_4_and_16_clients_and_the_servers_memory()
+    {
+        using var dir = new TempDir();
+
+        var (exit, stdout, stderr) = Seg.Run("bench", "--serve", EvalCommandsTests.TinyCheckpoint(dir), "--serve-requests", "8", "--serve-memory", "20",
+            "--device", "cpu", "--json", dir["load.json"], "--markdown", dir["load.md"]);
+
+        Assert.True(exit == 0, stderr + stdout);
+        var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir["load.json"])).RootElement;
+        var levels = json.GetProperty("levels").EnumerateArray().ToList();
+        Assert.Equal([1, 4, 16], levels.Select(l => l.GetProperty("Clients").GetInt32()));
+        foreach (var level in levels)
+        {
+            Assert.Equal((8, 0), (level.GetProperty("Requests").GetInt32(), level.GetProperty("Failed").GetInt32()));
+            double p50 = level.GetProperty("P50").GetDouble(), p95 = level.GetProperty("P95").GetDouble(), p99 = level.GetProperty("P99").GetDouble();
+            Assert.True(p50 > 0 && p50 <= p95 && p95 <= p99, $"{p50} {p95} {p99}");
+        }
+        var memory = json.GetProperty("memory").GetProperty("Megabytes").EnumerateArray().Select(m => m.GetDouble()).ToList();
+        Assert.Equal(11, memory.Count); // after the warm-up, then after every tenth of the 20 requests
+        Assert.All(memory, m => Assert.InRange(m, 50, 20_000));
+        Assert.Equal(0, json.GetProperty("exit").GetInt32());
+        Assert.Contains("| 16 | 8 | 0 |", File.ReadAllText(dir["load.md"]));
+    }
 }

@@ -73,4 +73,33 @@ public class ImageFileTests
         Assert.Contains("not a readable PNG", Assert.Throws<BadInputException>(() => ImageFile.ReadRgb(dir["x.png"])).Problem);
         Assert.Contains("not found", Assert.Throws<BadInputException>(() => ImageFile.ReadRgb(dir["nope.png"])).Problem);
     }
+
+    [Fact]
+    public void Bytes_decode_as_the_same_file_does_and_their_size_is_read_from_the_header()
+    {
+        using var dir = new TempDir();
+        var pixels = new byte[61 * 23 * 3];
+        for (int y = 0, i = 0; y < 23; y++)
+            for (int x = 0; x < 61; x++, i += 3)
+                (pixels[i], pixels[i + 1], pixels[i + 2]) = ((byte)(4 * x), (byte)(10 * y), 128); // smooth, so JPEG keeps it close
+        var image = new RgbImage(61, 23, pixels);
+        ImageFile.WritePng(dir["a.png"], image);
+        byte[] png = File.ReadAllBytes(dir["a.png"]);
+        byte[] jpeg = ImageFile.EncodeJpeg(image, 95);
+
+        var decoded = ImageFile.DecodeRgb(png, "upload");
+        var fromJpeg = ImageFile.DecodeRgb(jpeg, "upload");
+        var truncated = Assert.Throws<BadInputException>(() => ImageFile.DecodeRgb(png[..(png.Length / 2)], "the request body"));
+
+        Assert.Equal(ImageFile.ReadRgb(dir["a.png"]).Pixels, decoded.Pixels);
+        Assert.Equal(ImageFile.EncodeGrayPng(61, 23, [.. pixels.Where((_, i) => i % 3 == 0)]), ImageFile.EncodeGrayPng(61, 23, [.. decoded.Pixels.Where((_, i) => i % 3 == 0)]));
+        Assert.Equal((0xFF, 0xD8), (jpeg[0], jpeg[1]));
+        Assert.Equal((61, 23), (fromJpeg.Width, fromJpeg.Height));
+        Assert.True(fromJpeg.Pixels.Zip(pixels).Average(p => Math.Abs(p.First - p.Second)) < 8, "JPEG keeps the picture");
+        Assert.Equal((61, 23), ImageFile.PeekSize(png));
+        Assert.Equal((61, 23), ImageFile.PeekSize(jpeg));
+        Assert.Null(ImageFile.PeekSize("not an image"u8.ToArray()));
+        Assert.Null(ImageFile.PeekSize([]));
+        Assert.StartsWith("the request body: the image is truncated", truncated.Message);
+    }
 }

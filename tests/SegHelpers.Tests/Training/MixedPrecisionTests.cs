@@ -194,4 +194,26 @@ public class MixedPrecisionTests
             Assert.Contains("slower than fp32", bf16.Warning);
         Assert.StartsWith("auto: training in", auto.Note);
     }
+
+    [Fact]
+    public void Auto_on_a_cpu_takes_bf16_only_where_it_measured_faster_than_fp32_at_the_training_size()
+    {
+        using var model = Model();
+        var verdict = LowPrecisionCheck.Run(model.Encoder, ScalarType.BFloat16, CPU, backward: true, imageLayer: LowPrecisionCheck.KindOf(model.Encoder.Features.children().First()));
+
+        var auto = TrainingPrecision.Choose("auto", CPU, model.Encoder, (64, 192));
+
+        if (!TrainingPrecision.CpuHasBf16() || !verdict.Trusted)
+        {
+            Assert.Equal(ScalarType.Float32, auto.DType);
+            return;
+        }
+        double speedup = PrecisionSpeed.Speedup(4, ScalarType.BFloat16, CPU, 64, 192); // remembered: the number Choose saw
+        Assert.True(speedup > 0 && double.IsFinite(speedup));
+        Assert.Equal(speedup >= TrainingPrecision.MinimumCpuSpeedup ? ScalarType.BFloat16 : ScalarType.Float32, auto.DType);
+        Assert.Contains($"{speedup:F2}×", auto.Note);
+        if (auto.DType == ScalarType.Float32)
+            Assert.Contains("measured", auto.Note);
+        Assert.Null(auto.Warning);
+    }
 }
