@@ -64,9 +64,16 @@ public class InferenceServerTests
         using var release = new ManualResetEventSlim();
         await using var server = await InferenceServer.StartAsync(Options(EvalCommandsTests.TinyCheckpoint(dir)), TextWriter.Null, _ => release.Wait());
 
-        var before = await Http.GetAsync(At(server, "/ping"));
-        var early = await Http.SendAsync(Invocation(server, Png(64, 24)));
-        release.Set();
+        HttpResponseMessage before, early;
+        try
+        {
+            before = await Http.GetAsync(At(server, "/ping"));
+            early = await Http.SendAsync(Invocation(server, Png(64, 24)));
+        }
+        finally
+        {
+            release.Set();
+        }
         await server.Loaded;
         var after = await Http.GetAsync(At(server, "/ping"));
 
@@ -221,8 +228,16 @@ public class InferenceServerTests
         SpinWait.SpinUntil(() => Volatile.Read(ref started) == 1, TimeSpan.FromSeconds(30));
         var waiting = Http.SendAsync(Invocation(server, Png(64, 24, seed: 2)));
         await Task.Delay(300);
-        var refused = await Http.SendAsync(Invocation(server, Png(64, 24, seed: 3)));
-        release.Set();
+        HttpResponseMessage refused;
+        try
+        {
+            using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(20)); // "at once": not after the requests ahead of it
+            refused = await Http.SendAsync(Invocation(server, Png(64, 24, seed: 3)), soon.Token);
+        }
+        finally
+        {
+            release.Set();
+        }
 
         Assert.Contains("busy", await OneLineError(refused, HttpStatusCode.TooManyRequests));
         Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
