@@ -251,7 +251,7 @@ public sealed class InferenceServer : IAsyncDisposable
                 ResponseKind.Mask => ImageFile.EncodeGrayPng(probability.Width, probability.Height, Overlay.BinaryMask(probability)),
                 ResponseKind.Overlay => ImageFile.EncodeJpeg(Overlay.Road(image, probability)),
                 _ => JsonSerializer.SerializeToUtf8Bytes(new Summary(
-                    probability.Values.Count(v => v >= 128) / (double)probability.Values.Length, width, height, _model,
+                    probability.Classes().Count(c => c == RoadLabel.Road) / (double)probability.Values.Length, width, height, _model,
                     _predictor?.Options.Precision ?? "", flip, Math.Round(clock.Elapsed.TotalMilliseconds, 1)), Json),
             };
             context.Response.ContentType = Negotiation.ContentType(kind);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SegHelpers.Benchmarks;
+using SegHelpers.Serving;
 
 namespace SegCli.Commands;
 
@@ -86,19 +87,19 @@ static class BenchCommand
             image = File.ReadAllBytes(imagePath);
         else
             image = SegHelpers.Data.ImageFile.EncodePng(SegHelpers.Data.SyntheticRoads.Render(1, SegHelpers.Data.RoadCategory.Um, 1242, 375).Image);
-        using var server = SegHelpers.Serving.ServerProcess.StartAsync(run, ["--device", device, "--queue", "64"]).GetAwaiter().GetResult();
+        using var server = ServerProcess.StartAsync(run, ["--device", device, "--queue", "64"]).GetAwaiter().GetResult();
         Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}); image of {image.Length / 1e3:F0} kB");
-        SegHelpers.Serving.LoadTest.RunAsync(server, image, 1, 5, TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
-        var levels = new List<SegHelpers.Serving.LoadLevel>();
+        LoadTest.RunAsync(server, image, 1, 5, TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
+        var levels = new List<LoadLevel>();
         foreach (int clients in new[] { 1, 4, 16 })
         {
-            var level = SegHelpers.Serving.LoadTest.RunAsync(server, image, clients, requests, TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
+            var level = LoadTest.RunAsync(server, image, clients, requests, TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
             levels.Add(level);
             Console.WriteLine($"{clients,2} clients: {level.Requests} answered, {level.Failed} not 200, {level.Throughput:F2} requests/s, p50 {level.P50:F0} ms, p95 {level.P95:F0} ms, p99 {level.P99:F0} ms");
         }
-        var memory = memoryRequests > 0 ? SegHelpers.Serving.LoadTest.MemoryAsync(server, image, memoryRequests, Math.Max(1, memoryRequests / 10)).GetAwaiter().GetResult() : null;
+        var memory = memoryRequests > 0 ? LoadTest.MemoryAsync(server, image, memoryRequests, Math.Max(1, memoryRequests / 10)).GetAwaiter().GetResult() : null;
         int exit = server.Stop();
-        string tables = SegHelpers.Serving.LoadTest.Markdown(levels, memory) + $"\nseg serve exited with code {exit} after SIGTERM.\n";
+        string tables = LoadTest.Markdown(levels, memory) + $"\nseg serve exited with code {exit} after SIGTERM.\n";
         Console.WriteLine();
         Console.Write(tables);
         if (json is not null)

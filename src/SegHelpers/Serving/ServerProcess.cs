@@ -48,10 +48,15 @@ public sealed partial class ServerProcess : IDisposable
         }
     }
 
-    /// <summary>The server's resident memory now (Linux), in bytes.</summary>
-    public long ResidentBytes =>
-        File.ReadLines($"/proc/{Id}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
-            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024).FirstOrDefault();
+    /// <summary>The server's resident memory now, in bytes.</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.WorkingSet64;
+        }
+    }
 
     /// <summary>
     /// Starts <c>seg serve --model <paramref name="model"/> --host 127.0.0.1 --port 0</c> plus <paramref name="arguments"/>
