@@ -80,11 +80,7 @@ namespace SegHelpers.Native
         /// </summary>
         public static ElfPatchResult Weaken(byte[] elf, string symbol, string version)
         {
-            CheckHeader(elf);
-            var sections = ReadSections(elf);
-            var dynsym = Find(sections, ShtDynsym, ".dynsym");
-            var versym = Find(sections, ShtGnuVersym, ".gnu.version");
-            var dynstr = sections[(int)dynsym.Link];
+            var (sections, dynsym, versym, dynstr) = SymbolTables(elf);
             int auxOffset = FindNeed(elf, sections, dynstr, version, out ushort versionIndex);
             if (auxOffset < 0)
                 return ElfPatchResult.NotReferenced;
@@ -123,11 +119,7 @@ namespace SegHelpers.Native
         /// </summary>
         public static ElfPatchResult Retarget(byte[] elf, string symbol, string fromVersion, string toVersion)
         {
-            CheckHeader(elf);
-            var sections = ReadSections(elf);
-            var dynsym = Find(sections, ShtDynsym, ".dynsym");
-            var versym = Find(sections, ShtGnuVersym, ".gnu.version");
-            var dynstr = sections[(int)dynsym.Link];
+            var (sections, dynsym, versym, dynstr) = SymbolTables(elf);
             int fromAux = FindNeed(elf, sections, dynstr, fromVersion, out ushort fromIndex);
             if (fromAux < 0)
                 return ElfPatchResult.NotReferenced;
@@ -329,6 +321,15 @@ namespace SegHelpers.Native
             public ulong Size;
             public uint Link;
             public uint Info;
+        }
+
+        /// <summary>The section headers and the dynamic symbol, symbol version and dynamic string tables that Weaken and Retarget patch.</summary>
+        static (List<Section> Sections, Section Dynsym, Section Versym, Section Dynstr) SymbolTables(byte[] elf)
+        {
+            CheckHeader(elf);
+            var sections = ReadSections(elf);
+            var dynsym = Find(sections, ShtDynsym, ".dynsym");
+            return (sections, dynsym, Find(sections, ShtGnuVersym, ".gnu.version"), sections[(int)dynsym.Link]);
         }
 
         static List<Section> ReadSections(byte[] elf)
