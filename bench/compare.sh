@@ -85,6 +85,12 @@ for setting in settings:
     for name, value in seg.items():
         if name in torch:
             print(f"| {name} | {value:.2f} | {torch[name]:.2f} | {value / torch[name]:.2f} |")
+    # The same layout on both sides: seg's inference is channels-last by default, PyTorch's NCHW.
+    for name, value in seg.items():
+        if name.endswith(" NCHW") and name[:-5] in torch:
+            print(f"| {name[:-5]}, both NCHW | {value:.2f} | {torch[name[:-5]]:.2f} | {value / torch[name[:-5]]:.2f} |")
+        if name + " channels-last" in torch:
+            print(f"| {name}, both channels-last | {value:.2f} | {torch[name + ' channels-last']:.2f} | {value / torch[name + ' channels-last']:.2f} |")
     # seg's bf16 against PyTorch's fp32 (training figures carry no suffix in fp32, inference ones " fp32").
     for name, value in seg.items():
         if not name.endswith(" bf16") or name.startswith("matmul"):

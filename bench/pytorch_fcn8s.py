@@ -4,8 +4,8 @@
 The FCN-8s is the exact module the C# parity tests compare against (tests/SegHelpers.Tests/Fixtures/torch/make_fixtures.py),
 the figures have the same names and JSON shape as `seg bench --json`, and the measurements are the same: a 2048² matmul,
 training steps (forward, cross-entropy with ignore_index 255, backward, Adam; in bf16 under PyTorch's own CPU autocast
-where the CPU has native bf16), inference in fp32 and, where the CPU has
-native bf16, in bf16; the median of --repeats timed runs after --warmup untimed ones.
+where the CPU has native bf16), inference in fp32 (NCHW as PyTorch runs it by default, and
+channels-last as seg runs it) and, where the CPU has native bf16, in bf16; the median of --repeats timed runs after --warmup untimed ones.
 
     apt-get install python3-torch python3-torchvision
     /usr/bin/python3 bench/pytorch_fcn8s.py --sizes 160x576,375x1242 --batch-sizes 1,4 --threads 2 --json torch.json
@@ -113,6 +113,11 @@ def main():
                         m(x)
                 try:
                     add(figure(f"infer fcn8s {h}x{w} b{b} {label}", "images/s", [b / t for t in timed(a.warmup, a.repeats, infer)]))
+                    if dtype == torch.float32:
+                        # What seg does by default; a PyTorch user gets it by asking for the layout.
+                        x = x.contiguous(memory_format=torch.channels_last)
+                        add(figure(f"infer fcn8s {h}x{w} b{b} {label} channels-last", "images/s",
+                                   [b / t for t in timed(a.warmup, a.repeats, infer)]))
                 except RuntimeError as e:
                     # Debian's PyTorch 1.13: a bf16 ConvTranspose2d on CPU returns the wrong size (1x5 for a 3x10 input, stride 2).
                     notes.append(f"infer {label} at {h}x{w} b{b} failed in PyTorch {torch.__version__}: {str(e).splitlines()[0]}")

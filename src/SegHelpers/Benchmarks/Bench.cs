@@ -57,7 +57,6 @@ public static class Bench
             Add(bf16Rate = MatmulRate(ScalarType.BFloat16, device, options));
         else
             notes.Add("bf16: skipped, this CPU has neither AVX512-BF16 nor AMX-BF16 (or --no-bf16)");
-        notes.Add("channels-last: not measured; TorchSharp 0.107 has the memory_format enum but no tensor or module call that takes it");
 
         foreach (var (h, w) in options.Sizes)
         {
@@ -76,6 +75,8 @@ public static class Bench
                 if (options.Train && bf16)
                     Add(TrainSteps(model, b, h, w, device, options, ScalarType.BFloat16));
                 Add(Inference(model, b, h, w, device, ScalarType.Float32, options));
+                if (device.type == DeviceType.CPU)
+                    Add(Inference(model, b, h, w, device, ScalarType.Float32, options, channelsLast: false));
                 if (bf16)
                 {
                     using var half = new Fcn(new FcnOptions("fcn8s", WidthDivisor: options.WidthDivisor));
@@ -183,9 +184,10 @@ public static class Bench
         return Measurement.Of($"train fcn8s {h}x{w} b{batch}{(mixed is null ? "" : $" {Name(type)}")}", "images/s", [.. samples.Select(s => batch / s)]);
     }
 
-    static Measurement Inference(Fcn model, int batch, int h, int w, Device device, ScalarType type, BenchOptions options)
+    static Measurement Inference(Fcn model, int batch, int h, int w, Device device, ScalarType type, BenchOptions options, bool channelsLast = true)
     {
         model.eval();
+        model.ChannelsLastInference = channelsLast;
         using var x = randn(batch, 3, h, w, device: device);
         var samples = Time(options.Warmup, options.Repeats, () =>
         {
@@ -194,7 +196,8 @@ public static class Bench
             model.call(x);
             Sync(device);
         });
-        return Measurement.Of($"infer fcn8s {h}x{w} b{batch} {Name(type)}", "images/s", [.. samples.Select(s => batch / s)]);
+        model.ChannelsLastInference = true;
+        return Measurement.Of($"infer fcn8s {h}x{w} b{batch} {Name(type)}{(channelsLast ? "" : " NCHW")}", "images/s", [.. samples.Select(s => batch / s)]);
     }
 
     /// <summary>Decode + resize + augment + batch, images per second: every epoch decodes without the cache; with it only the first does.</summary>

@@ -67,7 +67,7 @@ public class BenchTests
         Assert.True(exit == 0, stdout + stderr);
         var root = JsonDocument.Parse(File.ReadAllText(dir["bench.json"])).RootElement;
         var figures = root.GetProperty("Figures").EnumerateArray().ToDictionary(f => f.GetProperty("Name").GetString()!);
-        foreach (string name in new[] { "matmul 2048² fp32", "train fcn8s 32x96 b2", "infer fcn8s 32x96 b2 fp32", "pipeline 1242x375 → 32x96 no cache",
+        foreach (string name in new[] { "matmul 2048² fp32", "train fcn8s 32x96 b2", "infer fcn8s 32x96 b2 fp32", "infer fcn8s 32x96 b2 fp32 NCHW", "pipeline 1242x375 → 32x96 no cache",
                      "pipeline 1242x375 → 32x96 cached", "peak resident memory" })
         {
             Assert.True(figures.ContainsKey(name), $"{name} missing from {string.Join(", ", figures.Keys)}");

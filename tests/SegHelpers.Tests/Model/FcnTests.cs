@@ -105,6 +105,41 @@ public class FcnTests
     }
 
     [Fact]
+    public void Fp32_inference_on_a_cpu_runs_the_encoder_channels_last_and_gives_the_nchw_logits()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Fcn.Create("fcn8s", widthDivisor: 16, seed: 3);
+        using (no_grad())
+            foreach (var p in model.Decoder.parameters().Where(p => p.dim() == 4 && p.shape[2] == 1))
+                p.normal_(0, 0.1);
+        model.eval();
+        var layouts = new List<long[]>();
+        var firstConv = (TorchSharp.Modules.Conv2d)model.Encoder.Features.children().First();
+        var hook = firstConv.register_forward_pre_hook((_, input) => { layouts.Add(input.stride()); return input; });
+        var image = rand(2, 3, 70, 150, generator: new Generator(5));
+
+        Tensor channelsLast, nchw;
+        using (no_grad())
+        {
+            channelsLast = model.call(image);
+            model.ChannelsLastInference = false;
+            nchw = model.call(image);
+            model.ChannelsLastInference = true;
+        }
+        model.call(image);
+        hook.remove();
+
+        long h = 96, w = 160; // padded to multiples of 32
+        Assert.Equal(new long[] { h * w * 3, 1, w * 3, 3 }, layouts[0]);
+        Assert.Equal(new long[] { 3 * h * w, h * w, w, 1 }, layouts[1]);
+        Assert.Equal(new long[] { 3 * h * w, h * w, w, 1 }, layouts[2]); // gradients on: training stays NCHW
+        Assert.True(nchw.abs().max().item<float>() > 0.01f, "the logits carry signal, so equality below means something");
+        Assert.Equal(nchw.stride(), channelsLast.stride());
+        Assert.True(channelsLast.allclose(nchw, rtol: 1e-4, atol: 1e-5), $"max difference {(channelsLast - nchw).abs().max().item<float>()}");
+        Assert.False(model.RunsChannelsLast(image, ScalarType.BFloat16));
+    }
+
+    [Fact]
     public void Unknown_variant_names_the_known_ones()
     {
         var error = Assert.Throws<ArgumentException>(() => Fcn.Create("fcn4s"));
