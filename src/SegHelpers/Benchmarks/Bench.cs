@@ -66,6 +66,8 @@ public static class Bench
             notes.Add($"FCN-8s/{options.WidthDivisor} forward at {h}x{w}: {gflop:F1} GFLOP per image (convolutions; training ≈ 3×); " +
                       $"floor at the fp32 matmul rate: {fp32Rate.Median / gflop:F2} images/s inference, {fp32Rate.Median / (3 * gflop):F2} training" +
                       (bf16Rate is null ? "" : $"; at the bf16 rate: {bf16Rate.Median / gflop:F2} images/s inference"));
+            if (device.type == DeviceType.CPU)
+                notes.Add($"fp32 inference runs the encoder channels-last, the figures marked NCHW do not; {ChannelsLastCheck.Run(model.Encoder)}");
             if (bf16)
                 notes.Add($"bf16 inference runs the encoder in bf16 and the decoder in fp32; {LowPrecisionCheck.Run(model.Encoder, ScalarType.BFloat16, device)}");
             foreach (int b in options.BatchSizes)

@@ -58,16 +58,24 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary>
     /// Inference (gradients off) on a CPU in fp32 runs the encoder on channels-last (NHWC) activations. oneDNN's convolutions
     /// and libtorch's max-pool run faster on them: on the 2-core Xeon of docs/performance.md the first max-pool took 10 ms
-    /// instead of 92, a 64-channel 3×3 convolution 109 instead of 126, and a full-width FCN-8s at 160×576 inferred 1.14–1.19×
-    /// faster. Training stays NCHW, where max-pool's backward in NHWC was slower and the step no faster; so do bf16 and fp16,
+    /// instead of 92 and a 64-channel 3×3 convolution 109 instead of 126; the whole full-width FCN-8s gains 3–6 % (up to 19 % in a
+    /// quiet stretch). Training stays NCHW, where max-pool's backward in NHWC was slower and the step no faster; so do bf16 and fp16,
     /// whose run-time check (<see cref="LowPrecisionCheck"/>) covers the NCHW kernels. The logits are NCHW either way.
-    /// Off: every pass runs NCHW (for comparison).
+    /// The channels-last kernels are checked against the NCHW ones once per process and layer kind (<see cref="ChannelsLastCheck"/>);
+    /// where they disagree, inference runs NCHW. Off: every pass runs NCHW (for comparison).
     /// </summary>
     public bool ChannelsLastInference { get; set; } = true;
 
-    /// <summary>True when a pass over <paramref name="input"/> by an encoder in <paramref name="encoderType"/> runs channels-last.</summary>
-    internal bool RunsChannelsLast(Tensor input, ScalarType encoderType) =>
-        ChannelsLastInference && !is_grad_enabled() && input.device_type == DeviceType.CPU && encoderType == ScalarType.Float32;
+    /// <summary>The tolerance this model's channels-last check applies (tests set it below zero to see the fallback).</summary>
+    internal double ChannelsLastTolerance { get; set; } = ChannelsLastCheck.Tolerance;
+
+    /// <summary>True when a pass over <paramref name="input"/> by <paramref name="encoderToUse"/> runs channels-last.</summary>
+    internal bool RunsChannelsLast(Tensor input, Vgg16Encoder encoderToUse) =>
+        ChannelsLastInference && !is_grad_enabled() && input.device_type == DeviceType.CPU && encoderToUse.DType == ScalarType.Float32 &&
+        ChannelsLastCheck.Run(encoderToUse, ChannelsLastTolerance).Trusted;
+
+    /// <summary><paramref name="x"/> [N, C, H, W] laid out NHWC: the strides libtorch reads as channels-last.</summary>
+    internal static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>The type the encoder's weights and activations are in.</summary>
     public ScalarType EncoderPrecision => encoder.DType;
@@ -96,8 +104,8 @@ public sealed class Fcn : Module<Tensor, Tensor>
         long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
         x = As(x, encoderToUse.DType);
-        if (RunsChannelsLast(x, encoderToUse.DType))
-            x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        if (RunsChannelsLast(x, encoderToUse))
+            x = ChannelsLast(x);
         var (pool3, pool4, fc7) = encoderToUse.call(x);
         var decoderType = decoder.parameters().First().dtype;
         var logits = decoder.call(As(pool3, decoderType), As(pool4, decoderType), As(fc7, decoderType));

@@ -76,5 +76,6 @@ public class BenchTests
         Assert.Equal(2, figures["train fcn8s 32x96 b2"].GetProperty("Samples").GetArrayLength());
         Assert.Contains(figures.Keys, k => k.StartsWith("resident-memory trend", StringComparison.Ordinal));
         Assert.Contains("GFLOP per image", stdout);
+        Assert.Contains("fp32 inference runs the encoder channels-last, the figures marked NCHW do not; fp32 channels-last on cpu: 11 layer kinds agree with NCHW", stdout);
     }
 }

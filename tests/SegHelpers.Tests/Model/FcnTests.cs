@@ -136,7 +136,38 @@ public class FcnTests
         Assert.True(nchw.abs().max().item<float>() > 0.01f, "the logits carry signal, so equality below means something");
         Assert.Equal(nchw.stride(), channelsLast.stride());
         Assert.True(channelsLast.allclose(nchw, rtol: 1e-4, atol: 1e-5), $"max difference {(channelsLast - nchw).abs().max().item<float>()}");
-        Assert.False(model.RunsChannelsLast(image, ScalarType.BFloat16));
+        using var bf16 = model.Encoder.LowPrecisionCopy(ScalarType.BFloat16, CPU);
+        Assert.False(model.RunsChannelsLast(image, bf16));
+    }
+
+    [Fact]
+    public void Channels_last_kernels_are_checked_against_nchw_for_every_encoder_layer_kind_and_a_failed_check_runs_nchw()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Fcn.Create("fcn8s", widthDivisor: 16);
+        model.eval();
+        var image = rand(1, 3, 64, 96);
+
+        var verdict = ChannelsLastCheck.Run(model.Encoder);
+
+        Assert.Equal(LowPrecisionCheck.KindsIn(model.Encoder), verdict.Layers.Select(l => l.Kind));
+        Assert.Contains(verdict.Layers, l => l.Kind.Op == "max_pool2d");
+        Assert.All(verdict.Layers, l => Assert.InRange(l.Forward, 0, ChannelsLastCheck.Tolerance));
+        Assert.Equal($"fp32 channels-last on cpu: {verdict.Layers.Count} layer kinds agree with NCHW", verdict.ToString());
+        var failed = ChannelsLastCheck.Run(model.Encoder, tolerance: -1);
+        Assert.False(failed.Trusted);
+        Assert.Contains("libtorch's kernels disagree with NCHW for ", failed.ToString());
+        Assert.Contains("conv2d 3→4 k3 s1 p1: forward ", failed.ToString());
+        Assert.EndsWith("(relative error, tolerance -1); inference runs NCHW", failed.ToString());
+        using (no_grad())
+        {
+            Assert.True(model.RunsChannelsLast(image, model.Encoder));
+            model.ChannelsLastTolerance = -1; // as if this CPU's channels-last kernels disagreed
+            Assert.False(model.RunsChannelsLast(image, model.Encoder));
+            model.ChannelsLastTolerance = ChannelsLastCheck.Tolerance;
+            model.ChannelsLastInference = false;
+            Assert.False(model.RunsChannelsLast(image, model.Encoder));
+        }
     }
 
     [Fact]
