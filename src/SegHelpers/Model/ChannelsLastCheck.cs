@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace SegHelpers.Model;
 
@@ -25,7 +26,8 @@ public sealed record ChannelsLastVerdict(string Device, IReadOnlyList<LayerCheck
 /// Checks, before fp32 inference runs the encoder channels-last (<see cref="Fcn.ChannelsLastInference"/>), that libtorch's
 /// channels-last kernels compute what its NCHW kernels compute on this CPU: oneDNN picks different implementations for the two
 /// layouts, and this project has met CPUs where one oneDNN kernel was wrong while others were right (<see cref="LowPrecisionCheck"/>,
-/// <see cref="DecoderKernels"/>). Each layer kind runs once with the layer's own weights on a small random input in both layouts;
+/// <see cref="DecoderKernels"/>). Each layer kind runs once with the layer's own weights on a small random input in both layouts
+/// (through the functional call, so no forward hook fires);
 /// results are cached per layer kind for the process. It costs milliseconds and allocates nothing the size of a weight.
 /// </summary>
 public static class ChannelsLastCheck
@@ -52,10 +54,13 @@ public static class ChannelsLastCheck
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         using var generator = new Generator(20261130, CPU);
-        long channels = layer is Conv2d conv ? conv.in_channels : 64;
-        var input = randn([2, channels, Spatial + kind.Kernel, Spatial + kind.Kernel], generator: generator);
-        var nchw = layer.call(input).to(ScalarType.Float64);
-        var channelsLast = layer.call(Fcn.ChannelsLast(input)).to(ScalarType.Float64);
+        var conv = layer as Conv2d;
+        var input = randn([2, conv?.in_channels ?? 64, Spatial + kind.Kernel, Spatial + kind.Kernel], generator: generator);
+        Tensor Run(Tensor x) => conv is not null
+            ? F.conv2d(x, conv.weight!, conv.bias, [kind.Stride], [kind.Padding])
+            : F.max_pool2d(x, [kind.Kernel], [kind.Stride], [kind.Padding]);
+        var nchw = Run(input).to(ScalarType.Float64);
+        var channelsLast = Run(Fcn.ChannelsLast(input)).to(ScalarType.Float64);
         return new LayerCheck(kind, LowPrecisionCheck.RelativeError(channelsLast, nchw), double.NaN, double.NaN);
     }
 }
