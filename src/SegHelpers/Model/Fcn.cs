@@ -58,7 +58,7 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary>
     /// Inference (gradients off) on a CPU in fp32 runs the encoder on channels-last (NHWC) activations. oneDNN's convolutions
     /// and libtorch's max-pool run faster on them: on the 2-core Xeon of docs/performance.md the first max-pool took 10 ms
-    /// instead of 92 and a 64-channel 3×3 convolution 109 instead of 126; the whole full-width FCN-8s gains 3–6 % (up to 19 % in a
+    /// instead of 92 and a 64-channel 3×3 convolution 109 instead of 126; the whole full-width FCN-8s gains 3–11 % (up to 19 % in a
     /// quiet stretch). Training stays NCHW, where max-pool's backward in NHWC was slower and the step no faster; so do bf16 and fp16,
     /// whose run-time check (<see cref="LowPrecisionCheck"/>) covers the NCHW kernels. The logits are NCHW either way.
     /// The channels-last kernels are checked against the NCHW ones once per process and layer kind (<see cref="ChannelsLastCheck"/>);
