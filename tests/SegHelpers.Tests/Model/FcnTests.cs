@@ -116,7 +116,8 @@ public class FcnTests
         var layouts = new List<long[]>();
         var firstConv = (TorchSharp.Modules.Conv2d)model.Encoder.Features.children().First();
         var hook = firstConv.register_forward_pre_hook((_, input) => { layouts.Add(input.stride()); return input; });
-        var image = rand(2, 3, 70, 150, generator: new Generator(5));
+        using var generator = new Generator(5);
+        var image = rand(2, 3, 70, 150, generator: generator);
 
         Tensor channelsLast, nchw;
         using (no_grad())
