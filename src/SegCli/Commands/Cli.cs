@@ -52,7 +52,7 @@ static class Cli
                 UnauthorizedAccessException or DirectoryNotFoundException => (BadInput, $"{e.Message} (choose a folder this user can write)"),
                 SegHelpers.Training.TrainingFailedException => (Failed, e.Message),
                 IOException => (Failed, $"{e.Message}{(AtomicFile.IsDiskFull(e) ? " (the disk is full: free space or write elsewhere; finished files were written atomically and are intact)" : "")}"),
-                System.Runtime.InteropServices.ExternalException => (Failed, $"libtorch: {FirstLine(e.Message)}"),
+                System.Runtime.InteropServices.ExternalException => (Failed, $"libtorch: {LibtorchError(e.Message)}"),
                 _ => (Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}"),
             };
             Console.Error.WriteLine($"error: {message}");
@@ -65,6 +65,26 @@ static class Cli
     }
 
     static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>
+    /// libtorch's message with the place in libtorch that raised it (its message lines, then
+    /// <c>Exception raised from FUNCTION at FILE:LINE</c>, then a native stack), on one line:
+    /// <c>MESSAGE (raised in FUNCTION at FILE:LINE)</c>. A bare check such as <c>TORCH_CHECK(false)</c> says nothing else.
+    /// </summary>
+    internal static string LibtorchError(string text)
+    {
+        var lines = text.Split('\n');
+        int at = Array.FindIndex(lines, l => l.StartsWith("Exception raised from ", StringComparison.Ordinal));
+        string message = string.Join(' ', lines.Take(at < 0 ? 1 : at).Select(l => l.Trim()).Where(l => l.Length > 0));
+        if (at < 0)
+            return message;
+        var origin = System.Text.RegularExpressions.Regex.Match(lines[at], @"^Exception raised from (.+) at (\S+?)(?: \(most recent call first\):)?$");
+        if (!origin.Success)
+            return message;
+        string file = origin.Groups[2].Value;
+        int tree = file.IndexOf("/pytorch/", StringComparison.Ordinal);
+        return $"{message} (raised in {origin.Groups[1].Value} at {(tree >= 0 ? file[(tree + "/pytorch/".Length)..] : file)})";
+    }
 
     /// <summary>
     /// Reads <c>-p Name=Value</c> options for <paramref name="notebooks"/>; a name none of their parameters cells declares

@@ -61,7 +61,9 @@ public class BenchTests
     {
         using var dir = new TempDir();
 
-        var (exit, stdout, stderr) = Seg.Run("bench", "--sizes", "32x96", "--batch-sizes", "2", "--width-divisor", "16", "--repeats", "2", "--warmup", "0",
+        // SEG_DEBUG: a failure here once ended in a message-less libtorch check (issue 23); should it recur, the .NET and native stacks say where.
+        var (exit, stdout, stderr) = Seg.Run(new Dictionary<string, string> { ["SEG_DEBUG"] = "1" },
+            "bench", "--sizes", "32x96", "--batch-sizes", "2", "--width-divisor", "16", "--repeats", "2", "--warmup", "0",
             "--device", "cpu", "--json", dir["bench.json"]);
 
         Assert.True(exit == 0, stdout + stderr);

@@ -34,7 +34,9 @@ public class ModelCommandTests
         Assert.Equal(1, exit);
         var lines = stderr.Trim().Split('\n');
         Assert.Equal(2, lines.Length);
-        Assert.StartsWith("error: libtorch: ", lines[0]);
+        Assert.StartsWith("error: libtorch: Trying to create tensor with negative dimension -1", lines[0]);
+        // Where libtorch raised it, so that a message-less check (TORCH_CHECK(false)) can still be traced to its call site.
+        Assert.Matches(@" \(raised in \S+ at aten/src/\S+\.(h|cpp):\d+\)$", lines[0]);
         Assert.Equal("(set SEG_DEBUG=1 for the details)", lines[1]);
         Assert.DoesNotContain("   at ", stdout + stderr);
     }
