@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -170,7 +171,7 @@ public sealed class Batches : IDisposable
                 scope.Attach(mask);
             }
             var rng = new Random(unchecked(Options.Seed * 1_000_003 + epoch * 7_919 + index * 31 + 1));
-            (images[i], masks[i]) = _transform.Apply(image.to(ScalarType.Float32).div_(255f), mask, rng);
+            (images[i], masks[i]) = _transform.Apply(image.to(ScalarType.Float32).OverInPlace(255), mask, rng);
         }
         var x = stack(images).to(_device).DetachFromDisposeScope();
         var y = stack(masks).to(ScalarType.Int64).to(_device).DetachFromDisposeScope();

@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -42,7 +43,7 @@ public sealed record Resize(int Height, int Width) : IPairedTransform
         bool shrinking = height < image.shape[1] || width < image.shape[2];
         var input = image.to(ScalarType.Float32).unsqueeze(0);
         var output = F.interpolate(input, [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: shrinking).squeeze(0);
-        return image.dtype == ScalarType.Byte ? output.round().clamp(0, 255).to(ScalarType.Byte) : output;
+        return image.dtype == ScalarType.Byte ? output.round().Clamped(0, 255).to(ScalarType.Byte) : output;
     }
 
     /// <summary>Nearest neighbour, so no new class values appear.</summary>
@@ -99,17 +100,17 @@ public sealed record ColorJitter(double Brightness = 0.3, double Contrast = 0.3,
     public (Tensor Image, Tensor Mask) Apply(Tensor image, Tensor mask, Random rng)
     {
         double b = Factor(Brightness, rng), c = Factor(Contrast, rng), s = Factor(Saturation, rng);
-        var x = (image * b).clamp(0, 1);
+        var x = image.Times(b).Clamped(0, 1);
         var grey = Grey(x);
-        x = (grey.mean() + (x - grey.mean()) * c).clamp(0, 1);
+        x = grey.mean().Plus((x - grey.mean()).Times(c)).Clamped(0, 1);
         grey = Grey(x);
-        x = (grey + (x - grey) * s).clamp(0, 1);
+        x = grey.Plus((x - grey).Times(s)).Clamped(0, 1);
         return (x, mask);
     }
 
     static double Factor(double range, Random rng) => 1 - range + 2 * range * rng.NextDouble();
 
-    static Tensor Grey(Tensor rgb) => (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).unsqueeze(0);
+    static Tensor Grey(Tensor rgb) => rgb[0].Times(0.299).Plus(rgb[1].Times(0.587)).Plus(rgb[2].Times(0.114)).unsqueeze(0);
 }
 
 /// <summary>Per-channel (x − mean) / std; defaults are the ImageNet statistics VGG16 was trained with.</summary>
@@ -138,6 +139,6 @@ public sealed record Normalize(double[] Mean, double[] Std) : IPairedTransform
         long[] shape = image.dim() == 4 ? [1, 3, 1, 1] : [3, 1, 1];
         var mean = torch.tensor(Mean, ScalarType.Float32, image.device).view(shape);
         var std = torch.tensor(Std, ScalarType.Float32, image.device).view(shape);
-        return image * std + mean;
+        return (image * std).Plus(mean);
     }
 }

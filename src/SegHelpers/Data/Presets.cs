@@ -1,3 +1,5 @@
+using SegHelpers.Native;
+
 namespace SegHelpers.Data;
 
 /// <summary>
@@ -50,7 +52,7 @@ public static class Presets
         var normalize = new Normalize();
         var draws = new List<RgbImage>();
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var x = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).div_(255f);
+        var x = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).OverInPlace(255);
         var y = TorchSharp.torch.tensor(mask, [image.Height, image.Width]);
         for (int i = 0; i < count; i++)
         {
@@ -69,7 +71,7 @@ public static class Presets
     internal static TorchSharp.torch.Tensor EvalInput(IPairedTransform eval, RgbImage image)
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var pixels = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).div_(255f);
+        var pixels = image.ToTensor().to(TorchSharp.torch.ScalarType.Float32).OverInPlace(255);
         var noLabel = TorchSharp.torch.zeros([image.Height, image.Width], TorchSharp.torch.ScalarType.Byte);
         return eval.Apply(pixels, noLabel, new Random(0)).Image.MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
         using var scope = NewDisposeScope();
         var bytes = chw.dtype == ScalarType.Byte
             ? chw
-            : (chw.detach().to(ScalarType.Float32).clamp(0, 1) * 255f).round().to(ScalarType.Byte);
+            : chw.detach().to(ScalarType.Float32).Clamped(0, 1).Times(255).round().to(ScalarType.Byte);
         var hwc = bytes.cpu().permute(1, 2, 0).contiguous();
         return new RgbImage((int)chw.shape[2], (int)chw.shape[1], hwc.data<byte>().ToArray());
     }
@@ -55,7 +56,7 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
         for (int c = 0; c < Math.Min(count, maps.shape[0]); c++)
         {
             var m = maps[c];
-            var gray = (m - m.min()) / (m.max() - m.min()).clamp_min(1e-6f);
+            var gray = (m - m.min()) / (m.max() - m.min()).Clamped(1e-6, double.PositiveInfinity);
             images.Add(FromTensor(gray.unsqueeze(0).expand(3, -1, -1)));
         }
         return images;

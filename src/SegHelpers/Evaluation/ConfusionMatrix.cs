@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,8 +37,9 @@ public sealed class ConfusionMatrix
         using var scope = NewDisposeScope();
         var t = target.to(ScalarType.Int64).flatten();
         var p = predicted.to(ScalarType.Int64).flatten();
-        var valid = t.ge(0).logical_and(t.lt(Classes));
-        var index = t.masked_select(valid) * Classes + p.masked_select(valid).clamp(0, Classes - 1);
+        using var classes = Classes.ToScalar();
+        var valid = t.ge(Scalars.Zero).logical_and(t.lt(classes));
+        var index = t.masked_select(valid).mul(classes).Plus(p.masked_select(valid).Clamped(0, Classes - 1));
         var counts = index.bincount(null, Classes * Classes).cpu().data<long>().ToArray();
         for (int i = 0; i < Classes; i++)
             for (int j = 0; j < Classes; j++)

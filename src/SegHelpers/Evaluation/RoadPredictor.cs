@@ -1,6 +1,7 @@
 using SegHelpers.Data;
 using SegHelpers.Model;
 using SegHelpers.Model.Weights;
+using SegHelpers.Native;
 using SegHelpers.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -139,7 +140,7 @@ public sealed class RoadPredictor : IDisposable
         var batch = stack(inputs).to(_device);
         var logits = _model.call(batch).to(ScalarType.Float32);
         if (flip)
-            logits = (logits + _model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)) / 2;
+            logits = logits.Plus(_model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)).Over(2);
         var results = new List<RoadProbability>(images.Length);
         for (int i = 0; i < images.Length; i++)
         {
@@ -156,7 +157,7 @@ public sealed class RoadPredictor : IDisposable
     /// submission maps store them. Training's validation MaxF and the evaluation both quantise here.
     /// </summary>
     public static Tensor RoadBytes(Tensor logits) =>
-        logits.softmax(1)[.., RoadLabel.Road].mul(255f).round().clamp(0, 255).to(ScalarType.Byte);
+        logits.softmax(1)[.., RoadLabel.Road].Times(255).round().Clamped(0, 255).to(ScalarType.Byte);
 
     /// <inheritdoc />
     public void Dispose() => _model.Dispose();

@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -28,7 +29,7 @@ public static class DecoderKernels
         long n = x.shape[0], h = x.shape[2], w = x.shape[3];
         var y = weight.flatten(1).matmul(x.flatten(2));
         if (conv.bias is { } bias)
-            y = y + bias.view(-1, 1);
+            y = y.Plus(bias.view(-1, 1));
         return y.view(n, weight.shape[0], h, w);
     }
 
@@ -47,7 +48,7 @@ public static class DecoderKernels
         var columns = weight.view(inChannels, outChannels * kh * kw).t().matmul(x.flatten(2));
         var y = F.fold(columns, ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw), (kh, kw), padding: (ph, pw), stride: (sh, sw));
         if (up.bias is { } bias)
-            y = y + bias.view(1, -1, 1, 1);
+            y = y.Plus(bias.view(1, -1, 1, 1));
         return y;
     }
 }

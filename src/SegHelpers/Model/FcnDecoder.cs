@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,9 +90,9 @@ public sealed class FcnDecoder : Module<Tensor, Tensor, Tensor, Tensor>
     {
         var x = DecoderKernels.Score(score_fr, fc7);
         if (score_pool4 is not null && upscore2 is not null)
-            x = DecoderKernels.Upsample(upscore2, x) + DecoderKernels.Score(score_pool4, _pool4Scale == 1 ? pool4 : pool4 * _pool4Scale);
+            x = DecoderKernels.Upsample(upscore2, x).Plus(DecoderKernels.Score(score_pool4, _pool4Scale == 1 ? pool4 : pool4.Times(_pool4Scale)));
         if (score_pool3 is not null && upscore_pool4 is not null)
-            x = DecoderKernels.Upsample(upscore_pool4, x) + DecoderKernels.Score(score_pool3, _pool3Scale == 1 ? pool3 : pool3 * _pool3Scale);
+            x = DecoderKernels.Upsample(upscore_pool4, x).Plus(DecoderKernels.Score(score_pool3, _pool3Scale == 1 ? pool3 : pool3.Times(_pool3Scale)));
         return DecoderKernels.Upsample(upscore, x);
     }
 }

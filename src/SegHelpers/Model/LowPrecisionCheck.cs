@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using SegHelpers.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -122,8 +123,8 @@ public static class LowPrecisionCheck
         var input = Rounded(2, channels, Spatial + kind.Kernel, Spatial + kind.Kernel);
         Tensor? weight = kind.Op switch
         {
-            "conv2d" => Rounded(kind.OutChannels, kind.InChannels, kind.Kernel, kind.Kernel).div_(Math.Sqrt(kind.InChannels * kind.Kernel * kind.Kernel)),
-            "conv_transpose2d" => Rounded(kind.InChannels, kind.OutChannels, kind.Kernel, kind.Kernel).div_(Math.Sqrt(kind.InChannels)),
+            "conv2d" => Rounded(kind.OutChannels, kind.InChannels, kind.Kernel, kind.Kernel).OverInPlace(Math.Sqrt(kind.InChannels * kind.Kernel * kind.Kernel)),
+            "conv_transpose2d" => Rounded(kind.InChannels, kind.OutChannels, kind.Kernel, kind.Kernel).OverInPlace(Math.Sqrt(kind.InChannels)),
             _ => null,
         };
         // The reference runs in float64, on libtorch's plain kernels: on the same CPU its fp32 convolution backward for few

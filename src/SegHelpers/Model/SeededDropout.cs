@@ -1,3 +1,4 @@
+using SegHelpers.Native;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -32,7 +33,7 @@ public sealed class SeededDropout : Module<Tensor, Tensor>
         if (!training || _p == 0)
             return input;
         var keep = empty_like(input).bernoulli_(1 - _p, _noise.For(input.device));
-        return input * keep.div_(1 - _p);
+        return input * keep.OverInPlace(1 - _p);
     }
 }
 

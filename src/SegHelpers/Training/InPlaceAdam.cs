@@ -1,10 +1,12 @@
+using SegHelpers.Native;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace SegHelpers.Training;
 
 /// <summary>Optimizers whose step runs in place.</summary>
-public static class InPlace
+public static partial class InPlace
 {
     /// <summary>
     /// TorchSharp's <see cref="TorchSharp.Modules.Adam"/> with the same arithmetic, state and checkpoint format, but a step that allocates nothing:
@@ -16,7 +18,7 @@ public static class InPlace
     /// </summary>
     public sealed class Adam : TorchSharp.Modules.Adam
     {
-        Tensor? _scratch;
+        readonly ScratchBuffer _scratch = new();
 
         /// <summary>Adam over <paramref name="parameters"/>, as <c>optim.Adam</c> takes them.</summary>
         public Adam(IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
@@ -42,32 +44,31 @@ public static class InPlace
                 double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
                 var scratch = Scratch(param);
+                // each Scalar lives until its call has returned (SegHelpers.Native.Scalars says why)
+                using var decay = weightDecay.ToScalar();
+                using var b1 = beta1.ToScalar();
+                using var oneMinusB1 = (1 - beta1).ToScalar();
+                using var b2 = beta2.ToScalar();
+                using var oneMinusB2 = (1 - beta2).ToScalar();
+                using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
+                using var epsilon = eps.ToScalar();
+                using var step = (-lr / biasCorrection1).ToScalar();
                 if (weightDecay != 0)
-                    grad = scratch.copy_(grad).add_(param, alpha: weightDecay);
-                state.exp_avg.mul_(beta1).add_(grad, alpha: 1 - beta1);
-                state.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
-                var denom = scratch.copy_(state.exp_avg_sq).sqrt_().div_(Math.Sqrt(biasCorrection2)).add_(eps);
-                param.addcdiv_(state.exp_avg, denom, value: -lr / biasCorrection1);
+                    grad = scratch.copy_(grad).add_(param, alpha: decay);
+                state.exp_avg.mul_(b1).add_(grad, alpha: oneMinusB1);
+                state.exp_avg_sq.mul_(b2).addcmul_(grad, grad, value: oneMinusB2);
+                var denom = scratch.copy_(state.exp_avg_sq).sqrt_().div_(correction2).add_(epsilon, Scalars.One);
+                param.addcdiv_(state.exp_avg, denom, value: step);
             }
         }, closure);
 
-        /// <summary>A view of the shared scratch buffer with <paramref name="like"/>'s shape, type and device.</summary>
-        Tensor Scratch(Tensor like)
-        {
-            if (_scratch is null || _scratch.numel() < like.numel() || _scratch.dtype != like.dtype || _scratch.device_type != like.device_type || _scratch.device_index != like.device_index)
-            {
-                long size = Math.Max(like.numel(), _parameter_groups.SelectMany(g => g.Parameters).Where(p => p.dtype == like.dtype).Max(p => p.numel()));
-                _scratch?.Dispose();
-                _scratch = empty(size, like.dtype, like.device).DetachFromDisposeScope();
-            }
-            return _scratch.narrow(0, 0, like.numel()).view(like.shape);
-        }
+        Tensor Scratch(Tensor like) => _scratch.Like(like, _parameter_groups.SelectMany(g => g.Parameters));
 
         /// <inheritdoc />
         protected override void Dispose(bool disposing)
         {
             if (disposing)
-                _scratch?.Dispose();
+                _scratch.Dispose();
             base.Dispose(disposing);
         }
     }

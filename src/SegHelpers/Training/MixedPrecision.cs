@@ -1,4 +1,5 @@
 using SegHelpers.Model;
+using SegHelpers.Native;
 using static TorchSharp.torch;
 
 namespace SegHelpers.Training;
@@ -71,7 +72,7 @@ public sealed class MixedPrecision : IDisposable
     public Tensor Forward(Tensor images) => _master.Forward(Working, images);
 
     /// <summary>The loss to call backward on: multiplied by the loss scale for fp16.</summary>
-    public Tensor ScaleForBackward(Tensor loss) => Scaler is { } s ? loss * s.Scale : loss;
+    public Tensor ScaleForBackward(Tensor loss) => Scaler is { } s ? loss.Times(s.Scale) : loss;
 
     /// <summary>
     /// Copies the working encoder's gradients into the masters as fp32, and with a loss scale divides every gradient, the
@@ -93,7 +94,7 @@ public sealed class MixedPrecision : IDisposable
         _working?.zero_grad();
         if (Scaler is { } s)
             foreach (var g in _master.parameters().Select(p => p.grad).OfType<Tensor>())
-                g.div_(s.Scale);
+                g.OverInPlace(s.Scale);
     }
 
     /// <summary>

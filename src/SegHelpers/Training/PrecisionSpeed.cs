@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using SegHelpers.Model;
+using SegHelpers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ public static class PrecisionSpeed
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             var (pool3, pool4, fc7) = encoder.call(image.to(encoder.DType));
-            (pool3.sum().to(ScalarType.Float32) + pool4.sum().to(ScalarType.Float32) + fc7.sum().to(ScalarType.Float32)).backward();
+            pool3.sum().to(ScalarType.Float32).Plus(pool4.sum().to(ScalarType.Float32)).Plus(fc7.sum().to(ScalarType.Float32)).backward();
             if (image.device_type == DeviceType.CUDA)
                 cuda.synchronize();
             if (run > 0)

@@ -66,7 +66,7 @@ public sealed class Trainer : IDisposable
         if (!resume && ImageNetVgg16.Resolve(_o.EncoderWeights, new Downloads.DownloadLog("ImageNet VGG16", line => Report(new MessageEvent(line)), TimeSpan.FromSeconds(10))) is { } weights)
             Report(new MessageEvent($"{WeightLoader.Load(_model, weights)} (from {weights}{(weights == _o.EncoderWeights ? "" : $", the {ImageNetVgg16.Keyword} weights")})"));
         _optimizer = _o.Optimizer == "sgd"
-            ? optim.SGD(_model.parameters(), _o.LearningRate, _o.Momentum, weight_decay: _o.WeightDecay)
+            ? new InPlace.SGD(_model.parameters(), _o.LearningRate, _o.Momentum, weightDecay: _o.WeightDecay)
             : new InPlace.Adam(_model.parameters(), _o.LearningRate, beta1: 0.9, beta2: 0.999, weightDecay: _o.WeightDecay);
         _loss = new RoadLoss(_o.ClassWeights, _device);
         _schedule = new LearningRateSchedule(_o, _train.Count);
@@ -196,7 +196,7 @@ public sealed class Trainer : IDisposable
                 if (index++ < _state.BatchInEpoch)
                     continue;
                 using var scope = NewDisposeScope();
-                if (!batch.Masks.ne(RoadLabel.Ignore).any().item<bool>())
+                if (!HasLabelledPixels(batch.Masks))
                 {
                     _state.BatchInEpoch++; // only don't-care pixels: nothing to learn from
                     continue;
@@ -303,6 +303,14 @@ public sealed class Trainer : IDisposable
         e is OutOfMemoryException ||
         (e is System.Runtime.InteropServices.ExternalException &&
          (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("not enough memory", StringComparison.OrdinalIgnoreCase)));
+
+    static bool HasLabelledPixels(Tensor masks)
+    {
+        using var ignore = RoadLabel.Ignore.ToScalar();
+        using var labelled = masks.ne(ignore);
+        using var any = labelled.any();
+        return any.item<bool>();
+    }
 
     string Diverged(int epoch, double lr, double value)
     {

@@ -7,13 +7,13 @@ namespace SegHelpers.Tests.Training;
 
 public class InPlaceAdamTests
 {
-    static List<Parameter> Parameters(long seed)
+    internal static List<Parameter> Parameters(long seed)
     {
         using var generator = new Generator((ulong)seed, CPU);
         return [new Parameter(randn([16, 8, 3, 3], generator: generator)), new Parameter(randn([16], generator: generator)), new Parameter(randn([2, 16, 1, 1], generator: generator))];
     }
 
-    static void Gradients(IReadOnlyList<Parameter> parameters, int step)
+    internal static void Gradients(IReadOnlyList<Parameter> parameters, int step)
     {
         using var generator = new Generator((ulong)(100 + step), CPU);
         using var _ = no_grad();
@@ -21,7 +21,7 @@ public class InPlaceAdamTests
             p.grad = randn(p.shape, generator: generator);
     }
 
-    static byte[] Save(optim.Optimizer optimizer)
+    internal static byte[] Save(optim.Optimizer optimizer)
     {
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -29,7 +29,7 @@ public class InPlaceAdamTests
         return buffer.ToArray();
     }
 
-    static bool Same(Tensor a, Tensor b) => a.eq(b).all().item<bool>();
+    internal static bool Same(Tensor a, Tensor b) => a.eq(b).all().item<bool>();
 
     [Fact]
     public void Steps_match_torchsharps_adam_bit_for_bit_and_the_state_format_is_the_same()
