@@ -16,18 +16,11 @@ public static class Scalars
     /// <summary>0, kept for the whole process.</summary>
     public static readonly Scalar Zero = 0.ToScalar();
 
-    /// <summary>1, kept for the whole process; the <c>alpha</c> of <see cref="Plus(Tensor, Tensor)"/>.</summary>
+    /// <summary>1, kept for the whole process; the <c>alpha</c> of <see cref="Plus"/>.</summary>
     public static readonly Scalar One = 1.ToScalar();
 
     /// <summary><paramref name="a"/> + <paramref name="b"/>: the <c>+</c> operator without its temporary.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
-
-    /// <summary><paramref name="a"/> + <paramref name="value"/>.</summary>
-    public static Tensor Plus(this Tensor a, double value)
-    {
-        using var s = value.ToScalar();
-        return a.add(s, One);
-    }
 
     /// <summary><paramref name="a"/> × <paramref name="value"/>.</summary>
     public static Tensor Times(this Tensor a, double value)
