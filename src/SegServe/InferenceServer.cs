@@ -78,7 +78,7 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public static Task<InferenceServer> StartAsync(ServeOptions options, TextWriter? log = null) => StartAsync(options, log, null);
 
-    /// <summary><see cref="StartAsync(ServeOptions, TextWriter?)"/> with a hook run on the model's thread before each prediction (tests provoke failures with it).</summary>
+    /// <summary><see cref="StartAsync(ServeOptions, TextWriter?)"/> with a hook run on the model's thread before each prediction, the warm-up's included (tests hold loading and provoke failures with it).</summary>
     internal static async Task<InferenceServer> StartAsync(ServeOptions options, TextWriter? log, Action<RgbImage>? beforePrediction)
     {
         options.Validate();
@@ -150,6 +150,7 @@ public sealed class InferenceServer : IAsyncDisposable
             _model = $"{fcn.Variant}, width ÷{fcn.WidthDivisor}, input {predictor.Options.Height}×{predictor.Options.Width} ({Path.GetFullPath(_options.Model)})";
             // A KITTI-sized mid-grey image: the first pass (oneDNN's kernel choice, allocator pools) happens before /ping says ready.
             _warmup = new RgbImage(1242, 375, Enumerable.Repeat((byte)128, 1242 * 375 * 3).ToArray());
+            _beforePrediction?.Invoke(_warmup);
             predictor.Predict(_warmup, false);
             _queue = new PredictionQueue(Predict, _options.Workers, _options.QueueLimit);
             _state = ServerState.Ready;

@@ -65,10 +65,15 @@ public class InferenceServerTests
         await using var server = await InferenceServer.StartAsync(Options(EvalCommandsTests.TinyCheckpoint(dir)), TextWriter.Null, _ => release.Wait());
 
         HttpResponseMessage before, early;
+        bool loadedEarly;
         try
         {
             before = await Http.GetAsync(At(server, "/ping"));
-            early = await Http.SendAsync(Invocation(server, Png(64, 24)));
+            // the warm-up prediction waits for the release, so loading cannot finish before the invocation below (if it
+            // did, the invocation would wait for the release in its own prediction, and the release waits for it)
+            loadedEarly = await Task.WhenAny(server.Loaded, Task.Delay(TimeSpan.FromSeconds(2))) == server.Loaded;
+            using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            early = await Http.SendAsync(Invocation(server, Png(64, 24)), soon.Token);
         }
         finally
         {
@@ -77,6 +82,7 @@ public class InferenceServerTests
         await server.Loaded;
         var after = await Http.GetAsync(At(server, "/ping"));
 
+        Assert.False(loadedEarly, "loading finished before the warm-up prediction was released");
         Assert.Contains("loading", await OneLineError(before, HttpStatusCode.ServiceUnavailable));
         Assert.Contains("loading", await OneLineError(early, HttpStatusCode.ServiceUnavailable));
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
