@@ -35,6 +35,13 @@ public static partial class InPlace
             if (options.amsgrad == true || options.maximize == true)
                 throw new NotSupportedException("InPlace.Adam does not do AMSGrad or maximize; use optim.Adam");
             using var _ = no_grad();
+            // each Scalar lives until its call has returned (SegHelpers.Native.Scalars says why)
+            using var decay = weightDecay.ToScalar();
+            using var b1 = beta1.ToScalar();
+            using var oneMinusB1 = (1 - beta1).ToScalar();
+            using var b2 = beta2.ToScalar();
+            using var oneMinusB2 = (1 - beta2).ToScalar();
+            using var epsilon = eps.ToScalar();
             foreach (var param in group.Parameters)
             {
                 if (param.grad is not { } grad)
@@ -43,15 +50,8 @@ public static partial class InPlace
                 state.step += 1;
                 double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
-                var scratch = Scratch(param);
-                // each Scalar lives until its call has returned (SegHelpers.Native.Scalars says why)
-                using var decay = weightDecay.ToScalar();
-                using var b1 = beta1.ToScalar();
-                using var oneMinusB1 = (1 - beta1).ToScalar();
-                using var b2 = beta2.ToScalar();
-                using var oneMinusB2 = (1 - beta2).ToScalar();
+                var scratch = _scratch.Like(param, parameters());
                 using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
-                using var epsilon = eps.ToScalar();
                 using var step = (-lr / biasCorrection1).ToScalar();
                 if (weightDecay != 0)
                     grad = scratch.copy_(grad).add_(param, alpha: decay);
@@ -61,8 +61,6 @@ public static partial class InPlace
                 param.addcdiv_(state.exp_avg, denom, value: step);
             }
         }, closure);
-
-        Tensor Scratch(Tensor like) => _scratch.Like(like, _parameter_groups.SelectMany(g => g.Parameters));
 
         /// <inheritdoc />
         protected override void Dispose(bool disposing)

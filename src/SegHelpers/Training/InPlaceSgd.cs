@@ -39,20 +39,18 @@ public static partial class InPlace
                 if (param.grad is not { } grad)
                     continue;
                 var state = (State)_state[param.Handle];
-                var update = weightDecay != 0 ? Scratch(param).copy_(grad).add_(param, alpha: decay) : grad;
+                var update = weightDecay != 0 ? _scratch.Like(param, parameters()).copy_(grad).add_(param, alpha: decay) : grad;
                 if (momentum != 0)
                 {
                     if (state.momentum_buffer is not { } buffer)
                         state.momentum_buffer = buffer = update.clone().detach().DetachFromDisposeScope();
                     else
                         buffer.mul_(mu).add_(update, alpha: undamped);
-                    update = nesterov ? (ReferenceEquals(update, grad) ? Scratch(param).copy_(grad) : update).add_(buffer, alpha: mu) : buffer;
+                    update = nesterov ? (ReferenceEquals(update, grad) ? _scratch.Like(param, parameters()).copy_(grad) : update).add_(buffer, alpha: mu) : buffer;
                 }
                 param.add_(update, alpha: step);
             }
         }, closure);
-
-        Tensor Scratch(Tensor like) => _scratch.Like(like, _parameter_groups.SelectMany(g => g.Parameters));
 
         /// <inheritdoc />
         protected override void Dispose(bool disposing)
