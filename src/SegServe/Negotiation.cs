@@ -27,9 +27,6 @@ public static class Negotiation
     /// <summary>What <c>Accept</c> may ask for, one per <see cref="ResponseKind"/>.</summary>
     public static readonly IReadOnlyList<string> AcceptTypes = ["image/png", "image/png;output=mask", "image/jpeg", "application/json"];
 
-    /// <summary>The header SageMaker passes through from <c>invoke-endpoint --custom-attributes</c>.</summary>
-    public const string CustomAttributesHeader = SegHelpers.Serving.ServerProcess.CustomAttributesHeader;
-
     /// <summary>The Content-Type of a response of <paramref name="kind"/>.</summary>
     public static string ContentType(ResponseKind kind) => kind switch
     {
@@ -71,22 +68,31 @@ public static class Negotiation
         return null;
     }
 
+    /// <summary>Content types whose bytes are sniffed for PNG or JPEG: the SageMaker Python SDK's default serializer sends the first.</summary>
+    public static readonly IReadOnlyList<string> SniffedTypes = ["application/octet-stream"];
+
     /// <summary>
-    /// Reads SageMaker's custom attributes: comma-separated <c>key=value</c> pairs, of which this server knows
-    /// <c>flip=true|false</c> (test-time augmentation with the mirrored image). Null or empty means no flip.
+    /// What a Content-Type promises: <c>true</c> for an image type, <c>false</c> for none or a sniffed type (the bytes decide),
+    /// null for a type this server does not take.
     /// </summary>
-    /// <exception cref="ServeException">400 for a pair it cannot read or a key it does not know.</exception>
-    public static bool Flip(string? customAttributes)
+    public static bool? DeclaresImage(string? contentType)
     {
-        bool flip = false;
-        foreach (string pair in (customAttributes ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length == 2 && parts[0].Equals("flip", StringComparison.OrdinalIgnoreCase) && bool.TryParse(parts[1], out bool value))
-                flip = value;
-            else
-                throw new ServeException(400, $"custom attribute '{pair}' is not understood; this server takes flip=true or flip=false");
-        }
-        return flip;
+        if (string.IsNullOrWhiteSpace(contentType))
+            return false;
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+            return null;
+        string media = parsed.MediaType.Value ?? "";
+        return ImageTypes.Contains(media, StringComparer.OrdinalIgnoreCase) ? true
+            : SniffedTypes.Contains(media, StringComparer.OrdinalIgnoreCase) ? false
+            : null;
     }
+
+    /// <summary><c>image/png</c> or <c>image/jpeg</c> from the body's first bytes (their signatures), else null.</summary>
+    public static string? Sniff(ReadOnlySpan<byte> body) =>
+        body.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]) ? "image/png"
+        : body.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]) ? "image/jpeg"
+        : null;
+
+    /// <summary>The first bytes of <paramref name="body"/> in hex, for an error message.</summary>
+    public static string Head(ReadOnlySpan<byte> body) => Convert.ToHexString(body[..Math.Min(8, body.Length)]).ToLowerInvariant();
 }

@@ -107,15 +107,23 @@ public static class ImageFile
     /// <summary>An RGB image as JPEG bytes of the given quality (0–100).</summary>
     public static byte[] EncodeJpeg(RgbImage image, int quality = 90) => EncodeRgb(image, SKEncodedImageFormat.Jpeg, quality);
 
+    /// <summary>As <see cref="EncodeJpeg(RgbImage, int)"/>, or null where the JPEG would pass <paramref name="maxBytes"/> (the encoder stops there).</summary>
+    public static byte[]? EncodeJpeg(RgbImage image, int quality, long maxBytes) => EncodeRgb(image, SKEncodedImageFormat.Jpeg, quality, maxBytes);
+
     /// <summary>8-bit grayscale pixels as PNG bytes, exactly what <see cref="WriteGrayPng"/> writes.</summary>
-    public static byte[] EncodeGrayPng(int width, int height, byte[] gray)
+    public static byte[] EncodeGrayPng(int width, int height, byte[] gray) => EncodeGrayPng(width, height, gray, long.MaxValue)!;
+
+    /// <summary>As <see cref="EncodeGrayPng(int, int, byte[])"/>, or null where the PNG would pass <paramref name="maxBytes"/> (the encoder stops there).</summary>
+    public static byte[]? EncodeGrayPng(int width, int height, byte[] gray, long maxBytes)
     {
         if (gray.Length != width * height)
             throw new ArgumentException($"expected {width * height} bytes, got {gray.Length}", nameof(gray));
-        return Encode(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), gray);
+        return Encode(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), gray, SKEncodedImageFormat.Png, 100, maxBytes);
     }
 
-    static byte[] EncodeRgb(RgbImage image, SKEncodedImageFormat format, int quality)
+    static byte[] EncodeRgb(RgbImage image, SKEncodedImageFormat format, int quality) => EncodeRgb(image, format, quality, long.MaxValue)!;
+
+    static byte[]? EncodeRgb(RgbImage image, SKEncodedImageFormat format, int quality, long maxBytes)
     {
         var rgba = new byte[image.Width * image.Height * 4];
         for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
@@ -125,7 +133,7 @@ public static class ImageFile
             rgba[i + 2] = image.Pixels[j + 2];
             rgba[i + 3] = 255;
         }
-        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba, format, quality);
+        return Encode(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba, format, quality, maxBytes);
     }
 
     /// <summary>Writes an 8-bit grayscale PNG (KITTI submission probability maps, binary masks).</summary>
@@ -145,18 +153,22 @@ public static class ImageFile
         return (rgb.Width, rgb.Height, gray);
     }
 
-    static byte[] Encode(SKImageInfo info, byte[] pixels, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 100)
+    static byte[]? Encode(SKImageInfo info, byte[] pixels, SKEncodedImageFormat format, int quality, long maxBytes)
     {
         using var bitmap = new SKBitmap();
+        using var output = new BoundedWStream(maxBytes);
         unsafe
         {
             fixed (byte* p = pixels)
             {
                 if (!bitmap.InstallPixels(info, (IntPtr)p, info.RowBytes))
                     throw new InvalidOperationException($"SkiaSharp could not wrap a {info.Width}x{info.Height} {info.ColorType} image");
-                using var data = bitmap.Encode(format, quality)
-                    ?? throw new InvalidOperationException($"SkiaSharp could not encode a {info.Width}x{info.Height} image as {format}");
-                return data.ToArray();
+                bool encoded = bitmap.Encode(output, format, quality);
+                if (output.Overflowed)
+                    return null;
+                if (!encoded)
+                    throw new InvalidOperationException($"SkiaSharp could not encode a {info.Width}x{info.Height} image as {format}");
+                return output.ToArray();
             }
         }
     }

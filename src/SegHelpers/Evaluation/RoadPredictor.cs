@@ -29,11 +29,14 @@ public sealed record PredictionOptions(int Height = 160, int Width = 576, bool F
 /// <param name="Values">Row-major road probability × 255.</param>
 public sealed record RoadProbability(int Width, int Height, byte[] Values)
 {
+    /// <summary>The 8-bit value from which a pixel is road: p ≥ 0.5.</summary>
+    public const byte Threshold = 128;
+
     /// <summary>Class per pixel (<see cref="RoadLabel.Road"/> where p ≥ <paramref name="threshold"/>/255, else <see cref="RoadLabel.NonRoad"/>).</summary>
-    public byte[] Classes(byte threshold = 128) => Decide(Values, threshold);
+    public byte[] Classes(byte threshold = Threshold) => Decide(Values, threshold);
 
     /// <summary>Class per pixel of an 8-bit road probability map, as <see cref="Classes"/>.</summary>
-    public static byte[] Decide(byte[] values, byte threshold = 128) => [.. values.Select(v => v >= threshold ? RoadLabel.Road : RoadLabel.NonRoad)];
+    public static byte[] Decide(byte[] values, byte threshold = Threshold) => [.. values.Select(v => v >= threshold ? RoadLabel.Road : RoadLabel.NonRoad)];
 }
 
 /// <summary>
@@ -144,20 +147,45 @@ public sealed class RoadPredictor : IDisposable
         var results = new List<RoadProbability>(images.Length);
         for (int i = 0; i < images.Length; i++)
         {
-            var full = nn.functional.interpolate(logits[i].unsqueeze(0), [images[i].Height, images[i].Width],
-                mode: InterpolationMode.Bilinear, align_corners: false);
-            var bytes = RoadBytes(full)[0].cpu();
+            // At the image's own size these tensors are the largest the predictor makes (16 bytes a pixel at the peak), so
+            // each is freed as soon as the next exists instead of at the end of the scope.
+            using var bytes = FullSizeRoadBytes(logits[i].unsqueeze(0), images[i].Height, images[i].Width);
             results.Add(new RoadProbability(images[i].Width, images[i].Height, bytes.data<byte>().ToArray()));
         }
         return results;
+    }
+
+    static Tensor FullSizeRoadBytes(Tensor logits, int height, int width)
+    {
+        using var full = nn.functional.interpolate(logits, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
+        using var bytes = RoadBytes(full, inPlace: true);
+        return bytes[0].cpu().DetachFromDisposeScope();
     }
 
     /// <summary>
     /// Logits [N, C, H, W] as 8-bit road probabilities [N, H, W]: softmax, road channel, × 255, rounded, the way KITTI
     /// submission maps store them. Training's validation MaxF and the evaluation both quantise here.
     /// </summary>
-    public static Tensor RoadBytes(Tensor logits) =>
-        logits.softmax(1)[.., RoadLabel.Road].Times(255).round().Clamped(0, 255).to(ScalarType.Byte);
+    public static Tensor RoadBytes(Tensor logits) => RoadBytes(logits, inPlace: false);
+
+    static Tensor RoadBytes(Tensor logits, bool inPlace)
+    {
+        if (!inPlace)
+            return logits.softmax(1)[.., RoadLabel.Road].Times(255).round().Clamped(0, 255).to(ScalarType.Byte);
+        // The same kernels in the same order, rounding in place: bit for bit the result above.
+        Tensor scaled;
+        using (var probabilities = logits.softmax(1))
+        using (var road = probabilities[.., RoadLabel.Road])
+            scaled = road.Times(255);
+        using (scaled)
+        {
+            scaled.round_();
+            using var lo = 0.0.ToScalar();
+            using var hi = 255.0.ToScalar();
+            scaled.clamp_(lo, hi);
+            return scaled.to(ScalarType.Byte);
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose() => _model.Dispose();

@@ -42,8 +42,13 @@ public static class FastAllocator
     }
 
     /// <summary>True when this process runs on jemalloc (it is mapped: preloaded or linked).</summary>
-    public static bool Active =>
-        File.Exists("/proc/self/maps") && File.ReadLines("/proc/self/maps").Any(l => l.Contains("libjemalloc", StringComparison.Ordinal));
+    public static bool Active => MappedLibrary() is not null;
+
+    /// <summary>The path of the jemalloc library mapped into this process, or null.</summary>
+    public static string? MappedLibrary() =>
+        File.Exists("/proc/self/maps")
+            ? File.ReadLines("/proc/self/maps").Where(l => l.Contains("libjemalloc", StringComparison.Ordinal)).Select(l => l[l.IndexOf('/')..]).FirstOrDefault()
+            : null;
 
     /// <summary>True when <c>SEG_ALLOCATOR=system</c> asks for glibc's defaults.</summary>
     public static bool SystemChosen => string.Equals(Environment.GetEnvironmentVariable(ChoiceVariable), "system", StringComparison.OrdinalIgnoreCase);

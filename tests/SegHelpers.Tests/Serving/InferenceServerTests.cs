@@ -34,7 +34,7 @@ public class InferenceServerTests
         if (accept is not null)
             request.Headers.TryAddWithoutValidation("Accept", accept);
         if (attributes is not null)
-            request.Headers.Add(Negotiation.CustomAttributesHeader, attributes);
+            request.Headers.Add(CustomAttributes.Header, attributes);
         return request;
     }
 
@@ -153,24 +153,26 @@ public class InferenceServerTests
     {
         using var dir = new TempDir();
         var log = new StringWriter();
-        await using var server = await InferenceServer.StartAsync(Options(EvalCommandsTests.TinyCheckpoint(dir)) with { MaxBodyBytes = 200_000, MaxMegapixels = 16 }, TextWriter.Synchronized(log), null);
+        await using var server = await InferenceServer.StartAsync(Options(EvalCommandsTests.TinyCheckpoint(dir)) with { MaxBodyBytes = ServeOptions.MB, MaxMegapixels = 16 }, TextWriter.Synchronized(log), null);
         await server.Loaded;
         byte[] good = Png(64, 24);
         byte[] truncated = good[..(good.Length / 2)];
         byte[] huge = ImageFile.EncodeGrayPng(10_000, 5_000, new byte[10_000 * 5_000]); // 50 megapixels, a small file
-        byte[] oversized = Png(300, 300); // random pixels do not compress: 270 kB
+        byte[] oversized = Png(620, 620); // random pixels do not compress: 1.15 MB
         var cases = new (string Name, HttpRequestMessage Request, HttpStatusCode Status, string Says)[]
         {
             ("empty body", Invocation(server, []), HttpStatusCode.BadRequest, "empty"),
             ("not an image", Invocation(server, "hello, road"u8.ToArray()), HttpStatusCode.BadRequest, "not a PNG or JPEG"),
             ("truncated PNG", Invocation(server, truncated), HttpStatusCode.BadRequest, "truncated"),
             ("50 megapixels", Invocation(server, huge), HttpStatusCode.RequestEntityTooLarge, "10000×5000 (50.0 megapixels)"),
-            ("body over the limit", Invocation(server, oversized), HttpStatusCode.RequestEntityTooLarge, "over the 0.19 MB limit"),
+            ("body over the limit", Invocation(server, oversized), HttpStatusCode.RequestEntityTooLarge, "over the 1 MB limit"),
             ("unsupported Accept", Invocation(server, good, accept: "text/html"), HttpStatusCode.NotAcceptable, "image/png;output=mask"),
             ("not an image type", Invocation(server, good, contentType: "text/plain"), HttpStatusCode.UnsupportedMediaType, "image/png"),
-            ("unknown custom attribute", Invocation(server, good, attributes: "tta=yes"), HttpStatusCode.BadRequest, "flip=true"),
+            ("flip neither true nor false", Invocation(server, good, attributes: "flip=maybe"), HttpStatusCode.BadRequest, "flip takes true or false"),
+            ("custom attributes over 1,024 characters", Invocation(server, good, attributes: "trace_id=" + new string('a', 1016)), HttpStatusCode.BadRequest, "at most 1024"),
+            ("octet-stream that is no image", Invocation(server, "<html>road</html>"u8.ToArray(), contentType: "application/octet-stream"), HttpStatusCode.UnsupportedMediaType, "'application/octet-stream' is neither PNG nor JPEG (it begins 3c68746d6c3e726f)"),
         };
-        Assert.True(huge.Length < 200_000 && oversized.Length > 200_000, $"{huge.Length} and {oversized.Length} bytes");
+        Assert.True(huge.Length < ServeOptions.MB && oversized.Length > ServeOptions.MB, $"{huge.Length} and {oversized.Length} bytes");
 
         foreach (var (name, request, status, says) in cases)
         {
