@@ -175,11 +175,11 @@ public sealed class InferenceServer : IAsyncDisposable
             drained = queue.Drain(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         if (drained)
             Interlocked.Exchange(ref _predictor, null)?.Dispose();
-        long cut = Interlocked.Read(ref _cutWhileStopping) + (drained ? 0 : 1);
-        StopReport = cut == 0
+        long cut = Interlocked.Read(ref _cutWhileStopping);
+        StopReport = cut == 0 && drained
             ? $"stopped in {Stopwatch.GetElapsedTime(_stopStarted).TotalSeconds:0.0} s: every request in flight was answered ({Interlocked.Read(ref _answeredWhileStopping)} while stopping)"
             : $"stopped at the {_options.Grace.TotalSeconds:0.#} s grace period: {Interlocked.Read(ref _answeredWhileStopping)} request(s) answered while stopping, {cut} cut " +
-              (drained ? "(answered 503)" : "(answered 503; a model pass was still running and was abandoned)");
+              (drained ? "(answered 503)" : "(answered 503; a model pass was still running and is abandoned with the process)");
         Log(StopReport);
         await Task.CompletedTask;
     }
@@ -200,11 +200,12 @@ public sealed class InferenceServer : IAsyncDisposable
             // A KITTI-sized mid-grey image: the first pass (oneDNN's kernel choice, allocator pools) happens before /ping says ready.
             _warmup = new RgbImage(1242, 375, Enumerable.Repeat((byte)128, 1242 * 375 * 3).ToArray());
             _beforePrediction?.Invoke(_warmup);
+            var pass = Stopwatch.StartNew();
             predictor.Predict(_warmup, false);
-            _queue = new PredictionQueue(_options.Workers, _options.QueueLimit);
+            _queue = new PredictionQueue(_options.WorkThreads, _options.Workers, _options.QueueLimit, _warmup.Width * (double)_warmup.Height / pass.Elapsed.TotalSeconds);
             _state = ServerState.Ready;
             Log($"ready in {clock.Elapsed.TotalSeconds:F1} s: {_model} ({Path.GetFullPath(_options.Model)}), {predictor.Options.Precision} on {Devices.Resolve(options.Device).type}; " +
-                $"{_options.Workers} worker(s), queue {_options.QueueLimit}, body ≤ {_options.MaxBodyBytes / (double)ServeOptions.MB:0.#} MB, " +
+                $"{_options.Workers} model pass(es) at once on {_options.WorkThreads} thread(s), queue {_options.QueueLimit}, body ≤ {_options.MaxBodyBytes / (double)ServeOptions.MB:0.#} MB, " +
                 $"answer ≤ {_options.MaxResponseBytes / (double)ServeOptions.MB:0.#} MB, images ≤ {_options.MaxMegapixels:0.#} megapixels, " +
                 $"timeout {_options.RequestTimeout.TotalSeconds:0.#} s, batch strategy {_options.BatchStrategy}, allocator {FastAllocator.Describe()}");
         }
@@ -222,14 +223,19 @@ public sealed class InferenceServer : IAsyncDisposable
         var predictor = _predictor ?? throw new ServeException(503, "the server is shutting down; retry on another instance");
         try
         {
-            _beforePrediction?.Invoke(image);
-            return predictor.Predict(image, flip);
+            return _queue is { } queue ? queue.Pass(() => Pass(predictor, image, flip)) : Pass(predictor, image, flip);
         }
         catch (Exception)
         {
             CheckModel(predictor);
             throw;
         }
+    }
+
+    RoadProbability Pass(RoadPredictor predictor, RgbImage image, bool flip)
+    {
+        _beforePrediction?.Invoke(image);
+        return predictor.Predict(image, flip);
     }
 
     /// <summary>After a failed prediction: does the model still predict the warm-up image? If not, <c>/ping</c> turns 503.</summary>
@@ -295,8 +301,8 @@ public sealed class InferenceServer : IAsyncDisposable
             if (request.ContentLength > _options.MaxBodyBytes)
                 throw new ServeException(413, $"the body of {request.ContentLength / (double)ServeOptions.MB:0.##} MB is over the {_options.MaxBodyBytes / (double)ServeOptions.MB:0.##} MB limit (--max-body-mb)");
 
-            using var slot = queue.Admit();
             var timeout = _options.RequestTimeout;
+            using var slot = queue.Admit();
             byte[] body = await RequestBody.ReadAsync(request, _options.MaxBodyBytes, timeout, aborted);
             if (declared == false && Negotiation.Sniff(body) is null)
                 throw new ServeException(415, $"the body sent as {(string.IsNullOrWhiteSpace(request.ContentType) ? "no Content-Type" : $"'{request.ContentType}'")} is neither PNG nor JPEG (it begins {Negotiation.Head(body)}); send a PNG or JPEG");
@@ -305,9 +311,10 @@ public sealed class InferenceServer : IAsyncDisposable
             if (megapixels > _options.MaxMegapixels)
                 throw new ServeException(413, $"the image is {width}×{height} ({megapixels:F1} megapixels); this server takes at most {_options.MaxMegapixels:0.#} (--max-megapixels)");
             what += $"{width}×{height}{(attributes.Flip ? " flip" : "")} → {kind}";
+            queue.Reserve(slot, width * (long)height, timeout - Stopwatch.GetElapsedTime(arrived));
 
             var invocation = new Invocation(body, kind, attributes.Flip, _options.MaxResponseBytes, arrived);
-            var job = queue.Run(slot, () => invocation.Run(Predict, _model, _predictor?.Options.Precision ?? ""));
+            var job = queue.Run(slot, () => RunCollected(invocation, width * (long)height));
             var answer = await Await(job, timeout - Stopwatch.GetElapsedTime(arrived), aborted);
             context.Response.ContentType = answer.ContentType;
             context.Response.ContentLength = answer.Body.Length;
@@ -349,6 +356,26 @@ public sealed class InferenceServer : IAsyncDisposable
             Log($"POST /invocations {status} #{id} {what} {Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:F0} ms");
         }
     }
+
+    /// <summary>
+    /// Runs the invocation; after a large image, collects its garbage at once. An image of several megapixels leaves ~14 bytes
+    /// a pixel of large arrays behind, and the .NET collector, left alone, lets several requests' worth pile up first (measured
+    /// with 64 concurrent 16-megapixel requests: peak resident memory 1.8 GB without, see docs/performance.md).
+    /// </summary>
+    Answer RunCollected(Invocation invocation, long pixels)
+    {
+        try
+        {
+            return invocation.Run(Predict, _model, _predictor?.Options.Precision ?? "");
+        }
+        finally
+        {
+            if (pixels >= CollectFrom)
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+        }
+    }
+
+    const long CollectFrom = 2_000_000;
 
     /// <summary>
     /// The job's answer, or a 5xx when it takes too long: 503 while it still waits for a model thread (it then never runs,
@@ -393,7 +420,7 @@ public sealed class InferenceServer : IAsyncDisposable
 
     static async Task Error(HttpContext context, int status, string message)
     {
-        if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
+        if (context.Response.HasStarted)
             return;
         context.Response.StatusCode = status;
         if (status is 429 or 503)

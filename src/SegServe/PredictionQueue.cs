@@ -1,12 +1,15 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace SegServe;
 
 /// <summary>
-/// Admission and the model's threads. A request takes a place (<see cref="Admit"/>) before its body is read, and keeps it
-/// until its work (decoding, the model pass, encoding) is done or given up before it started: at most <c>workers</c> requests
-/// are worked on at once, each on a thread of its own (so the thread pool that answers <c>/ping</c> never decodes or
-/// predicts), and at most <c>limit</c> more wait. Past that a request is refused with 429 before any of its body is read.
+/// Admission and the threads that do a request's work. A request takes a place (<see cref="Admit"/>) before its body is
+/// read and keeps it until its work (decoding, the model pass, encoding) is done or given up before it started. At most
+/// <c>threads</c> requests are worked on at once, each on a thread of its own (so the thread pool that answers <c>/ping</c>
+/// never decodes or predicts), and among them at most <c>passes</c> model passes; at most <c>limit</c> more wait. Past that a
+/// request is refused with 429 before its body is read; and once its image's size is known (<see cref="Reserve"/>), where
+/// the pixels ahead of it would at the measured rate keep it past its deadline, instead of being admitted only to time out.
 /// Triton refuses the same way when its queue is full (max_queue_size); TorchServe answers 503.
 /// </summary>
 sealed class PredictionQueue : IAsyncDisposable
@@ -14,13 +17,18 @@ sealed class PredictionQueue : IAsyncDisposable
     readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleWriter = false });
     readonly Thread[] _workers;
     readonly int _capacity;
+    readonly SemaphoreSlim _passes;
     int _inSystem;
     long _idleSince = Environment.TickCount64;
+    long _pendingPixels;
+    double _pixelsPerSecond;
 
-    public PredictionQueue(int workers, int limit)
+    public PredictionQueue(int threads, int passes, int limit, double pixelsPerSecond)
     {
-        _capacity = workers + limit;
-        _workers = [.. Enumerable.Range(0, workers).Select(i => new Thread(Work) { IsBackground = true, Name = $"seg-serve-model-{i}" })];
+        _capacity = threads + limit;
+        _passes = new SemaphoreSlim(passes, passes);
+        _pixelsPerSecond = pixelsPerSecond;
+        _workers = [.. Enumerable.Range(0, threads).Select(i => new Thread(Work) { IsBackground = true, Name = $"seg-serve-work-{i}" })];
         foreach (var worker in _workers)
             worker.Start();
     }
@@ -42,14 +50,46 @@ sealed class PredictionQueue : IAsyncDisposable
     {
         if (Interlocked.Increment(ref _inSystem) > _capacity)
         {
-            Release();
-            throw new ServeException(429, $"busy: {_capacity} requests are already waiting or running (--workers and --queue); retry later");
+            Release(0);
+            throw new ServeException(429, $"busy: {_capacity} requests are already waiting or being worked on (--threads and --queue); retry later");
         }
         return new Slot(this);
     }
 
-    void Release()
+    /// <summary>Pixels processed per second of a thread's work, over the recent requests (seeded by the warm-up).</summary>
+    public double PixelsPerSecond => Volatile.Read(ref _pixelsPerSecond);
+
+    /// <summary>Counts an admitted request's image against the work ahead of the next ones.</summary>
+    /// <exception cref="ServeException">429 when the pixels already ahead would, at <see cref="PixelsPerSecond"/>, keep this one past <paramref name="left"/>.</exception>
+    public void Reserve(Slot slot, long pixels, TimeSpan left)
     {
+        long ahead = Interlocked.Add(ref _pendingPixels, pixels) - pixels;
+        slot.Pixels = pixels;
+        var expected = TimeSpan.FromSeconds((ahead + pixels) / PixelsPerSecond);
+        if (ahead > 0 && expected > left * 0.8)
+        {
+            slot.Dispose();
+            throw new ServeException(429, $"busy: the {ahead / 1e6:0.#} megapixels ahead would take about {expected.TotalSeconds:0} s, past this request's {left.TotalSeconds:0} s; retry later");
+        }
+    }
+
+    /// <summary>Runs <paramref name="pass"/> as one of the model passes allowed at once.</summary>
+    public T Pass<T>(Func<T> pass)
+    {
+        _passes.Wait();
+        try
+        {
+            return pass();
+        }
+        finally
+        {
+            _passes.Release();
+        }
+    }
+
+    void Release(long pixels)
+    {
+        Interlocked.Add(ref _pendingPixels, -pixels);
         if (Interlocked.Decrement(ref _inSystem) == 0)
             Volatile.Write(ref _idleSince, Environment.TickCount64);
     }
@@ -78,6 +118,8 @@ sealed class PredictionQueue : IAsyncDisposable
                 if (!job.Start())
                     continue;
                 Interlocked.Increment(ref _running);
+                long started = Stopwatch.GetTimestamp();
+                long pixels = job.Pixels;
                 try
                 {
                     job.Execute();
@@ -85,6 +127,8 @@ sealed class PredictionQueue : IAsyncDisposable
                 finally
                 {
                     Interlocked.Decrement(ref _running);
+                    double rate = pixels / Math.Max(1e-3, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    Volatile.Write(ref _pixelsPerSecond, 0.8 * PixelsPerSecond + 0.2 * rate);
                 }
             }
         }
@@ -113,12 +157,15 @@ sealed class PredictionQueue : IAsyncDisposable
     {
         int _released, _handedOver;
 
+        /// <summary>The image's pixels, once <see cref="Reserve"/> counted them.</summary>
+        internal long Pixels { get; set; }
+
         internal void HandOver() => Volatile.Write(ref _handedOver, 1);
 
         internal void Release()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                queue.Release();
+                queue.Release(Pixels);
         }
 
         /// <summary>Releases the place, unless a job owns it.</summary>
@@ -138,6 +185,8 @@ sealed class PredictionQueue : IAsyncDisposable
         private protected Job(Slot slot) => Place = slot;
 
         private protected Slot Place { get; }
+
+        internal long Pixels => Place.Pixels;
 
         /// <summary>True once a model thread has begun it.</summary>
         public bool HasStarted => Volatile.Read(ref _state) == Started;

@@ -49,7 +49,7 @@ public static class SageMakerEnvironment
         {
             if (concurrency * (payload ?? 6) > 100)
                 throw new ArgumentException($"{MaxConcurrentTransforms} ({concurrency}) × {MaxPayloadInMB} ({payload ?? 6}) is over 100 MB, which SageMaker does not allow; lower either");
-            options = options with { ConcurrentTransforms = concurrency, QueueLimit = Math.Max(options.QueueLimit, concurrency - options.Workers) };
+            options = options with { ConcurrentTransforms = concurrency, QueueLimit = Math.Max(options.QueueLimit, concurrency - options.WorkThreads) };
         }
         if (variable(BatchStrategy) is { Length: > 0 } strategy)
         {

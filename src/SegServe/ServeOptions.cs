@@ -7,7 +7,7 @@ namespace SegServe;
 /// <param name="MaxBodyBytes">Largest request body, at least 1 MB; SageMaker's real-time limit is 6 MB.</param>
 /// <param name="MaxMegapixels">Largest image, read from its header before any decoding. KITTI's images are 0.47 megapixels.</param>
 /// <param name="QueueLimit">Requests that may wait for the model; one more is answered 429.</param>
-/// <param name="Workers">Requests worked on at once (decoding, the model pass, encoding), each on its own thread.</param>
+/// <param name="Workers">Model passes at once (each holds one image's activations).</param>
 /// <param name="Device">auto, cpu, cuda or cuda:N, as <c>seg predict</c>.</param>
 /// <param name="Precision">fp32 or bf16 (bf16 only behind the run-time check), as <c>seg predict</c>.</param>
 /// <param name="Size">Network input HxW; null takes the run's training size, as <c>seg predict</c>.</param>
@@ -16,6 +16,7 @@ namespace SegServe;
 /// <param name="MaxResponseBytes">Largest answer; SageMaker's real-time limit is 6 MB.</param>
 /// <param name="BatchStrategy">What <c>/execution-parameters</c> says: <c>SINGLE_RECORD</c> or <c>MULTI_RECORD</c>.</param>
 /// <param name="MaxConnections">Open connections Kestrel keeps at once; more are closed as they arrive.</param>
+/// <param name="Threads">Requests decoded, predicted and encoded at once, each on a thread of its own; null: the CPU count (at least <paramref name="Workers"/>), so one request decodes while another is in the model.</param>
 /// <param name="ConcurrentTransforms">What <c>/execution-parameters</c> says for MaxConcurrentTransforms; null says <see cref="Workers"/>.</param>
 public sealed record ServeOptions(
     string Model = ServeOptions.SageMakerModelDir,
@@ -33,7 +34,8 @@ public sealed record ServeOptions(
     long MaxResponseBytes = 6 * ServeOptions.MB,
     string BatchStrategy = "SINGLE_RECORD",
     int MaxConnections = 1000,
-    int? ConcurrentTransforms = null)
+    int? ConcurrentTransforms = null,
+    int? Threads = null)
 {
     /// <summary>One megabyte as SageMaker counts it (2^20 bytes).</summary>
     public const long MB = 1024 * 1024;
@@ -53,8 +55,11 @@ public sealed record ServeOptions(
     /// <summary><see cref="ShutdownGrace"/> with its default: 25 s, inside SageMaker's 30 s between SIGTERM and SIGKILL.</summary>
     public TimeSpan Grace => ShutdownGrace ?? TimeSpan.FromSeconds(25);
 
+    /// <summary><see cref="Threads"/> with its default.</summary>
+    public int WorkThreads => Threads ?? Math.Max(Workers, Environment.ProcessorCount);
+
     /// <summary>Requests admitted at once: those worked on and those waiting.</summary>
-    public int Capacity => Workers + QueueLimit;
+    public int Capacity => WorkThreads + QueueLimit;
 
     /// <summary>Batch Transform's MaxConcurrentTransforms for this server.</summary>
     public int MaxConcurrentTransforms => ConcurrentTransforms ?? Workers;
@@ -80,6 +85,8 @@ public sealed record ServeOptions(
             throw new ArgumentException("--queue must be 0 or more");
         if (Workers is < 1 or > 100)
             throw new ArgumentException($"--workers must be 1–100 (Batch Transform sends at most 100 requests at once), not {Workers}");
+        if (WorkThreads < Workers)
+            throw new ArgumentException($"--threads ({WorkThreads}) must be at least --workers ({Workers})");
         if (RequestTimeout <= TimeSpan.Zero)
             throw new ArgumentException("--timeout must be positive");
         if (Grace < TimeSpan.Zero)

@@ -27,10 +27,14 @@ static class BenchCommand
         var serveImage = new Option<string?>("--serve-image") { Description = "With --serve: the image every request sends (default: a synthetic 1242x375 scene)." };
         var serveRequests = new Option<int>("--serve-requests") { DefaultValueFactory = _ => 200, Description = "With --serve: requests per concurrency level." };
         var serveMemory = new Option<int>("--serve-memory") { DefaultValueFactory = _ => 1000, Description = "With --serve: requests across which resident memory is sampled (every tenth of them); 0 skips it." };
+        var hostile = new Option<string?>("--serve-hostile") { HelpName = "N,N", Description = "With --serve: then, for each N, N concurrent 16-megapixel bomb PNGs (Accept: image/jpeg) with a ping every 0.5 s: peak and after-burst resident memory, answers, ping and request latency." };
+        var soak = new Option<double>("--serve-soak") { HelpName = "MINUTES", Description = "With --serve: then this many minutes of mixed valid, bomb, truncated and slow requests: answers, 5xx, memory every 30 s." };
+        var bombSize = new Option<string>("--serve-bomb") { DefaultValueFactory = _ => "4000x4000", HelpName = "HxW", Description = "With --serve-hostile and --serve-soak: the black PNG's size once decoded (default 4000x4000, 16 megapixels)." };
+        var serveArgs = new Option<string?>("--serve-args") { Description = "With --serve: more options for seg serve, space-separated (e.g. \"--max-megapixels 16\")." };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = $"{Cli.Keywords(SegHelpers.Native.Devices.Names)}." };
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
-            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, device,
+            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, hostile, soak, bombSize, serveArgs, device,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -53,7 +57,8 @@ static class BenchCommand
             if (o.Repeats < 1 || o.Warmup < 0)
                 throw new ArgumentException("--repeats must be at least 1 and --warmup at least 0");
             if (parse.GetValue(serve) is { } served)
-                return RunServe(served, parse.GetValue(serveImage), parse.GetValue(serveRequests), parse.GetValue(serveMemory), parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(markdown));
+                return RunServe(served, parse.GetValue(serveImage), parse.GetValue(serveRequests), parse.GetValue(serveMemory), parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(markdown),
+                    ParseCounts(parse.GetValue(hostile)), parse.GetValue(soak), Cli.ParseSize(parse.GetValue(bombSize)!), parse.GetValue(serveArgs)?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []);
             if (parse.GetValue(profile))
                 return RunProfile(o, parse.GetValue(repeats) ?? 3, parse.GetValue(json), parse.GetValue(markdown));
             if (parse.GetValue(markdown) is not null)
@@ -78,17 +83,20 @@ static class BenchCommand
         return command;
     }
 
-    static int RunServe(string run, string? imagePath, int requests, int memoryRequests, string device, string? json, string? markdown)
+    static int[] ParseCounts(string? text) =>
+        text is null ? [] : [.. text.Split(',').Select(v => int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"--serve-hostile: '{v}' is not a positive number"))];
+
+    static int RunServe(string run, string? imagePath, int requests, int memoryRequests, string device, string? json, string? markdown, int[] bursts, double soakMinutes, (int Height, int Width) bombSize, string[] serveArgs)
     {
-        if (requests < 1 || memoryRequests < 0)
-            throw new ArgumentException("--serve-requests must be at least 1 and --serve-memory at least 0");
+        if (requests < 1 || memoryRequests < 0 || soakMinutes < 0)
+            throw new ArgumentException("--serve-requests must be at least 1, --serve-memory and --serve-soak at least 0");
         byte[] image;
         if (imagePath is not null)
             image = File.ReadAllBytes(imagePath);
         else
             image = SegHelpers.Data.ImageFile.EncodePng(SegHelpers.Data.SyntheticRoads.Render(1, SegHelpers.Data.RoadCategory.Um, 1242, 375).Image);
-        using var server = ServerProcess.StartAsync(run, ["--device", device, "--queue", "64"]).GetAwaiter().GetResult();
-        Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}); image of {image.Length / 1e3:F0} kB");
+        using var server = ServerProcess.StartAsync(run, ["--device", device, "--queue", "64", .. serveArgs]).GetAwaiter().GetResult();
+        Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}, {string.Join(' ', serveArgs)}); image of {image.Length / 1e3:F0} kB");
         LoadTest.RunAsync(server, image, 1, 5, TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
         var levels = new List<LoadLevel>();
         foreach (int clients in new[] { 1, 4, 16 })
@@ -98,13 +106,29 @@ static class BenchCommand
             Console.WriteLine($"{clients,2} clients: {level.Requests} answered, {level.Failed} not 200, {level.Throughput:F2} requests/s, p50 {level.P50:F0} ms, p95 {level.P95:F0} ms, p99 {level.P99:F0} ms");
         }
         var memory = memoryRequests > 0 ? LoadTest.MemoryAsync(server, image, memoryRequests, Math.Max(1, memoryRequests / 10)).GetAwaiter().GetResult() : null;
+        var hostile = new List<HostileBurst>();
+        byte[] bomb = HostileLoad.Bomb(bombSize.Width, bombSize.Height);
+        foreach (int bombs in bursts)
+        {
+            Thread.Sleep(InferenceServerIdle);
+            var burst = HostileLoad.BurstAsync(server, bomb, bombs, TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            hostile.Add(burst);
+            Console.WriteLine($"{bombs} bombs: resident {burst.IdleMB:F0} → peak {burst.PeakMB:F0} → {burst.AfterMB:F0} MB 10 s after; {burst.ServerErrors} 5xx; ping p99 {burst.Pings.P99:F1} ms, max {burst.Pings.Max:F1} ms");
+        }
+        Soak? soak = null;
+        if (soakMinutes > 0)
+        {
+            soak = HostileLoad.SoakAsync(server, image, bomb, TimeSpan.FromMinutes(soakMinutes)).GetAwaiter().GetResult();
+            Console.WriteLine($"soak: {soak.ServerErrors} 5xx; memory {string.Join(", ", soak.MemoryMB.Select(m => m.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))} MB");
+        }
         int exit = server.Stop();
-        string tables = LoadTest.Markdown(levels, memory) + $"\nseg serve exited with code {exit} after SIGTERM.\n";
+        string tables = LoadTest.Markdown(levels, memory) + (hostile.Count > 0 || soak is not null ? "\n" + HostileLoad.Markdown(hostile, soak) : "") +
+                        $"\nseg serve exited with code {exit} after SIGTERM.\n";
         Console.WriteLine();
         Console.Write(tables);
         if (json is not null)
         {
-            SegHelpers.AtomicFile.WriteText(json, System.Text.Json.JsonSerializer.Serialize(new { levels, memory, exit }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            SegHelpers.AtomicFile.WriteText(json, System.Text.Json.JsonSerializer.Serialize(new { levels, memory, hostile, soak, exit }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {json}");
         }
         if (markdown is not null)
@@ -114,6 +138,9 @@ static class BenchCommand
         }
         return exit;
     }
+
+    /// <summary>Before a burst: long enough for the server to have released the memory of what came before.</summary>
+    static readonly TimeSpan InferenceServerIdle = TimeSpan.FromSeconds(4);
 
     static int RunProfile(BenchOptions o, int repeats, string? json, string? markdown)
     {

@@ -16,8 +16,9 @@ static class ServeCommand
         var maxBody = new Option<double?>("--max-body-mb") { Description = $"Largest request body in MB, at least 1 (default: {SageMakerEnvironment.MaxPayloadInMB}, else {d.MaxBodyBytes / ServeOptions.MB}, SageMaker's real-time limit)." };
         var maxResponse = new Option<double?>("--max-response-mb") { Description = $"Largest answer in MB; a larger one is refused with 406 naming an Accept that fits (default: {d.MaxResponseBytes / ServeOptions.MB}, SageMaker's real-time limit, or {SageMakerEnvironment.MaxPayloadInMB} if larger)." };
         var maxPixels = new Option<double>("--max-megapixels") { DefaultValueFactory = _ => d.MaxMegapixels, Description = $"Largest image, checked in its header before decoding (KITTI's are 0.47, 1920x1080 is 2.1). Each worker holds about 20 bytes a pixel of it." };
-        var queue = new Option<int?>("--queue") { Description = $"Requests that may wait for a worker; more are answered 429 before their body is read (default: {d.QueueLimit}, or what {SageMakerEnvironment.MaxConcurrentTransforms} needs)." };
-        var workers = new Option<int?>("--workers") { Description = $"Requests decoded, predicted and encoded at once, each on its own thread (default: {SageMakerEnvironment.ModelServerWorkers}, else {d.Workers})." };
+        var queue = new Option<int?>("--queue") { Description = $"Requests that may wait for a thread; more are answered 429 before their body is read (default: {d.QueueLimit}, or what {SageMakerEnvironment.MaxConcurrentTransforms} needs)." };
+        var workers = new Option<int?>("--workers") { Description = $"Model passes at once (default: {SageMakerEnvironment.ModelServerWorkers}, else {d.Workers})." };
+        var threads = new Option<int?>("--threads") { Description = "Requests decoded, predicted and encoded at once, each on a thread of its own, --workers of them in the model at a time (default: the CPU count)." };
         var timeout = new Option<double?>("--timeout") { Description = $"Seconds a request may wait and run; past it 503 (still waiting) or 504 (running) (default: {SageMakerEnvironment.ModelServerTimeout}, else {d.RequestTimeout.TotalSeconds:0}, SageMaker's real-time timeout)." };
         var grace = new Option<double>("--shutdown-grace") { DefaultValueFactory = _ => d.Grace.TotalSeconds, Description = "Seconds the requests in flight may take after SIGTERM; the rest are answered 503 (SageMaker kills the container 30 s after SIGTERM)." };
         var connections = new Option<int>("--max-connections") { DefaultValueFactory = _ => d.MaxConnections, Description = "Open connections at once; more are closed as they arrive." };
@@ -27,7 +28,7 @@ static class ServeCommand
         var command = new Command("serve", "Serve a trained model over HTTP under SageMaker's inference-container contract: GET /ping, POST /invocations (a PNG or JPEG; Accept picks the probability map PNG, image/png;output=mask, image/jpeg overlay or application/json), GET /execution-parameters. " +
                                            $"Reads {string.Join(", ", SageMakerEnvironment.Names)} where set.")
         {
-            model, host, port, maxBody, maxResponse, maxPixels, queue, workers, timeout, grace, connections, device, precision, size,
+            model, host, port, maxBody, maxResponse, maxPixels, queue, workers, threads, timeout, grace, connections, device, precision, size,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -42,6 +43,7 @@ static class ServeCommand
                 MaxMegapixels = parse.GetValue(maxPixels),
                 QueueLimit = parse.GetValue(queue) ?? env.QueueLimit,
                 Workers = parse.GetValue(workers) ?? env.Workers,
+                Threads = parse.GetValue(threads) ?? env.Threads,
                 Timeout = parse.GetValue(timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : env.Timeout,
                 ShutdownGrace = TimeSpan.FromSeconds(parse.GetValue(grace)),
                 MaxConnections = parse.GetValue(connections),

@@ -14,20 +14,20 @@ namespace SegHelpers.Tests.Serving;
 /// <summary><c>seg serve</c>'s server, started in-process on an ephemeral loopback port and driven through real HTTP.</summary>
 public class InferenceServerTests
 {
-    static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(2) };
+    internal static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(2) };
 
-    static ServeOptions Options(string model) => new(model, Host: "127.0.0.1", Port: 0, Size: (32, 96));
+    internal static ServeOptions Options(string model) => new(model, Host: "127.0.0.1", Port: 0, Size: (32, 96), Threads: 1);
 
-    static async Task<InferenceServer> Ready(ServeOptions options, Action<RgbImage>? beforePrediction = null)
+    internal static async Task<InferenceServer> Ready(ServeOptions options, Action<RgbImage>? beforePrediction = null)
     {
         var server = await InferenceServer.StartAsync(options, TextWriter.Null, beforePrediction);
         await server.Loaded;
         return server;
     }
 
-    static Uri At(InferenceServer server, string path) => new(server.Address, path);
+    internal static Uri At(InferenceServer server, string path) => new(server.Address, path);
 
-    static HttpRequestMessage Invocation(InferenceServer server, byte[] body, string contentType = "image/png", string? accept = null, string? attributes = null)
+    internal static HttpRequestMessage Invocation(InferenceServer server, byte[] body, string contentType = "image/png", string? accept = null, string? attributes = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, At(server, "/invocations")) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
@@ -38,7 +38,7 @@ public class InferenceServerTests
         return request;
     }
 
-    static byte[] Png(int width, int height, int seed = 1)
+    internal static byte[] Png(int width, int height, int seed = 1)
     {
         var pixels = new byte[width * height * 3];
         new Random(seed).NextBytes(pixels);
@@ -46,7 +46,7 @@ public class InferenceServerTests
     }
 
     /// <summary>The error body: one line of JSON with the status and a message.</summary>
-    static async Task<string> OneLineError(HttpResponseMessage response, HttpStatusCode expected)
+    internal static async Task<string> OneLineError(HttpResponseMessage response, HttpStatusCode expected)
     {
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(expected == response.StatusCode, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
@@ -93,7 +93,7 @@ public class InferenceServerTests
     public async Task Execution_parameters_tell_batch_transform_the_concurrency_and_payload()
     {
         using var dir = new TempDir();
-        await using var server = await Ready(Options(EvalCommandsTests.TinyCheckpoint(dir)) with { Workers = 2, MaxBodyBytes = 20 * 1048576 });
+        await using var server = await Ready(Options(EvalCommandsTests.TinyCheckpoint(dir)) with { Workers = 2, Threads = 2, MaxBodyBytes = 20 * 1048576 });
 
         var json = JsonDocument.Parse(await Http.GetStringAsync(At(server, "/execution-parameters"))).RootElement;
 
