@@ -202,7 +202,7 @@ public sealed class InferenceServer : IAsyncDisposable
             _beforePrediction?.Invoke(_warmup);
             var pass = Stopwatch.StartNew();
             predictor.Predict(_warmup, false);
-            _queue = new PredictionQueue(_options.WorkThreads, _options.Workers, _options.QueueLimit, _warmup.Width * (double)_warmup.Height / pass.Elapsed.TotalSeconds);
+            _queue = new PredictionQueue(_options.WorkThreads, _options.Workers, _options.QueueLimit, new WorkEstimate(pass.Elapsed.TotalSeconds));
             _state = ServerState.Ready;
             Log($"ready in {clock.Elapsed.TotalSeconds:F1} s: {_model} ({Path.GetFullPath(_options.Model)}), {predictor.Options.Precision} on {Devices.Resolve(options.Device).type}; " +
                 $"{_options.Workers} model pass(es) at once on {_options.WorkThreads} thread(s), queue {_options.QueueLimit}, body ≤ {_options.MaxBodyBytes / (double)ServeOptions.MB:0.#} MB, " +

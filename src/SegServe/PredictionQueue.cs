@@ -21,13 +21,17 @@ sealed class PredictionQueue : IAsyncDisposable
     int _inSystem;
     long _idleSince = Environment.TickCount64;
     long _pendingPixels;
-    double _pixelsPerSecond;
+    int _pendingRequests;
+    readonly WorkEstimate _estimate;
 
-    public PredictionQueue(int threads, int passes, int limit, double pixelsPerSecond)
+    [ThreadStatic]
+    static long t_waitedTicks;
+
+    public PredictionQueue(int threads, int passes, int limit, WorkEstimate estimate)
     {
         _capacity = threads + limit;
         _passes = new SemaphoreSlim(passes, passes);
-        _pixelsPerSecond = pixelsPerSecond;
+        _estimate = estimate;
         _workers = [.. Enumerable.Range(0, threads).Select(i => new Thread(Work) { IsBackground = true, Name = $"seg-serve-work-{i}" })];
         foreach (var worker in _workers)
             worker.Start();
@@ -50,33 +54,34 @@ sealed class PredictionQueue : IAsyncDisposable
     {
         if (Interlocked.Increment(ref _inSystem) > _capacity)
         {
-            Release(0);
+            Release(0, false);
             throw new ServeException(429, $"busy: {_capacity} requests are already waiting or being worked on (--threads and --queue); retry later");
         }
         return new Slot(this);
     }
 
-    /// <summary>Pixels processed per second of a thread's work, over the recent requests (seeded by the warm-up).</summary>
-    public double PixelsPerSecond => Volatile.Read(ref _pixelsPerSecond);
-
     /// <summary>Counts an admitted request's image against the work ahead of the next ones.</summary>
-    /// <exception cref="ServeException">429 when the pixels already ahead would, at <see cref="PixelsPerSecond"/>, keep this one past <paramref name="left"/>.</exception>
+    /// <exception cref="ServeException">429 when the work already ahead would, by the <see cref="WorkEstimate"/>, keep this one past <paramref name="left"/>.</exception>
     public void Reserve(Slot slot, long pixels, TimeSpan left)
     {
         long ahead = Interlocked.Add(ref _pendingPixels, pixels) - pixels;
+        int before = Interlocked.Increment(ref _pendingRequests) - 1;
         slot.Pixels = pixels;
-        var expected = TimeSpan.FromSeconds((ahead + pixels) / PixelsPerSecond);
-        if (ahead > 0 && expected > left * 0.8)
+        slot.Reserved = true;
+        var expected = _estimate.Of(before + 1, ahead + pixels);
+        if (before > 0 && expected > left)
         {
             slot.Dispose();
-            throw new ServeException(429, $"busy: the {ahead / 1e6:0.#} megapixels ahead would take about {expected.TotalSeconds:0} s, past this request's {left.TotalSeconds:0} s; retry later");
+            throw new ServeException(429, $"busy: the {before} requests ahead ({ahead / 1e6:0.#} megapixels) would take about {expected.TotalSeconds:0} s with this one, past its {left.TotalSeconds:0} s; retry later");
         }
     }
 
     /// <summary>Runs <paramref name="pass"/> as one of the model passes allowed at once.</summary>
     public T Pass<T>(Func<T> pass)
     {
+        long waiting = Stopwatch.GetTimestamp();
         _passes.Wait();
+        t_waitedTicks += Stopwatch.GetTimestamp() - waiting;
         try
         {
             return pass();
@@ -87,9 +92,13 @@ sealed class PredictionQueue : IAsyncDisposable
         }
     }
 
-    void Release(long pixels)
+    void Release(long pixels, bool reserved)
     {
-        Interlocked.Add(ref _pendingPixels, -pixels);
+        if (reserved)
+        {
+            Interlocked.Add(ref _pendingPixels, -pixels);
+            Interlocked.Decrement(ref _pendingRequests);
+        }
         if (Interlocked.Decrement(ref _inSystem) == 0)
             Volatile.Write(ref _idleSince, Environment.TickCount64);
     }
@@ -120,6 +129,7 @@ sealed class PredictionQueue : IAsyncDisposable
                 Interlocked.Increment(ref _running);
                 long started = Stopwatch.GetTimestamp();
                 long pixels = job.Pixels;
+                t_waitedTicks = 0;
                 try
                 {
                     job.Execute();
@@ -127,8 +137,8 @@ sealed class PredictionQueue : IAsyncDisposable
                 finally
                 {
                     Interlocked.Decrement(ref _running);
-                    double rate = pixels / Math.Max(1e-3, Stopwatch.GetElapsedTime(started).TotalSeconds);
-                    Volatile.Write(ref _pixelsPerSecond, 0.8 * PixelsPerSecond + 0.2 * rate);
+                    long worked = Stopwatch.GetTimestamp() - started - t_waitedTicks;
+                    _estimate.Add(pixels, (double)worked / Stopwatch.Frequency);
                 }
             }
         }
@@ -160,12 +170,14 @@ sealed class PredictionQueue : IAsyncDisposable
         /// <summary>The image's pixels, once <see cref="Reserve"/> counted them.</summary>
         internal long Pixels { get; set; }
 
+        internal bool Reserved { get; set; }
+
         internal void HandOver() => Volatile.Write(ref _handedOver, 1);
 
         internal void Release()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                queue.Release(Pixels);
+                queue.Release(Pixels, Reserved);
         }
 
         /// <summary>Releases the place, unless a job owns it.</summary>
