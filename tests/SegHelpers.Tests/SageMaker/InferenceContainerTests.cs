@@ -24,6 +24,19 @@ public class InferenceContainerTests
     }
 
     [Fact]
+    public void The_image_tells_sagemaker_it_takes_the_port_and_the_readme_names_every_variable_the_server_reads()
+    {
+        string dockerfile = File.ReadAllText(Repository.Path("environment/sagemaker/Dockerfile"));
+        string readme = File.ReadAllText(Repository.Path("README.md"));
+        string deploying = readme[readme.IndexOf("### Deploying", StringComparison.Ordinal)..];
+        deploying = deploying[..deploying.IndexOf("\n## ", StringComparison.Ordinal)];
+
+        Assert.Matches(@"(?m)^LABEL com\.amazonaws\.sagemaker\.capabilities\.accept-bind-to-port=true$", dockerfile);
+        Assert.NotEmpty(SegServe.SageMakerEnvironment.Names);
+        Assert.All(SegServe.SageMakerEnvironment.Names, name => Assert.Contains($"`{name}`", deploying));
+    }
+
+    [Fact]
     public async Task The_serve_entry_point_serves_what_a_training_job_wrote_and_stops_on_sigterm()
     {
         using var dir = new TempDir();
