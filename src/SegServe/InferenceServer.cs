@@ -124,14 +124,14 @@ public sealed class InferenceServer : IAsyncDisposable
     public async Task WaitForShutdownAsync()
     {
         await _app.WaitForShutdownAsync();
-        await Drain();
+        Drain();
     }
 
     /// <summary>Stops accepting connections, lets the requests in flight finish within the grace period, then releases the model.</summary>
     public async Task StopAsync()
     {
         await _app.StopAsync();
-        await Drain();
+        Drain();
     }
 
     /// <inheritdoc />
@@ -157,7 +157,7 @@ public sealed class InferenceServer : IAsyncDisposable
             (_state == ServerState.Loading ? "; the model is still loading, which is not waited for" : ""));
     }
 
-    async Task Drain()
+    void Drain()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1)
             return;
@@ -181,7 +181,6 @@ public sealed class InferenceServer : IAsyncDisposable
             : $"stopped at the {_options.Grace.TotalSeconds:0.#} s grace period: {Interlocked.Read(ref _answeredWhileStopping)} request(s) answered while stopping, {cut} cut " +
               (drained ? "(answered 503)" : "(answered 503; a model pass was still running and is abandoned with the process)");
         Log(StopReport);
-        await Task.CompletedTask;
     }
 
     void Load()

@@ -40,11 +40,6 @@ sealed class PredictionQueue : IAsyncDisposable
     /// <summary>Requests admitted: waiting or worked on.</summary>
     public int InSystem => Volatile.Read(ref _inSystem);
 
-    /// <summary>Requests being worked on.</summary>
-    public int Running => Volatile.Read(ref _running);
-
-    int _running;
-
     /// <summary>How long nothing has been admitted, or zero while something is.</summary>
     public TimeSpan Idle => InSystem > 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _idleSince));
 
@@ -126,7 +121,6 @@ sealed class PredictionQueue : IAsyncDisposable
             {
                 if (!job.Start())
                     continue;
-                Interlocked.Increment(ref _running);
                 long started = Stopwatch.GetTimestamp();
                 long pixels = job.Pixels;
                 t_waitedTicks = 0;
@@ -136,7 +130,6 @@ sealed class PredictionQueue : IAsyncDisposable
                 }
                 finally
                 {
-                    Interlocked.Decrement(ref _running);
                     long worked = Stopwatch.GetTimestamp() - started - t_waitedTicks;
                     _estimate.Add(pixels, (double)worked / Stopwatch.Frequency);
                 }

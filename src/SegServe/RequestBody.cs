@@ -29,11 +29,7 @@ static class RequestBody
             {
                 var into = grown is null ? body.AsMemory(filled) : chunk;
                 if (into.Length == 0)
-                {
-                    if (await request.Body.ReadAsync(new byte[1], deadline.Token) > 0)
-                        throw new ServeException(400, $"the body is longer than its Content-Length ({body.Length} bytes)");
-                    break;
-                }
+                    break; // Kestrel ends the body at its Content-Length
                 int read = await request.Body.ReadAsync(into, deadline.Token);
                 if (read == 0)
                     break;

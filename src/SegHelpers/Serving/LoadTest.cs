@@ -62,9 +62,8 @@ public static class LoadTest
         }
         await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(Client)));
         double seconds = clock.Elapsed.TotalSeconds;
-        var sorted = latencies.Order().ToArray();
-        double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        return new LoadLevel(clients, sorted.Length, failed, seconds, At(0.50), At(0.95), At(0.99));
+        var latency = Latency.Of(latencies);
+        return new LoadLevel(clients, latency.Count, failed, seconds, latency.P50, latency.P95, latency.P99);
     }
 
     /// <summary>Resident memory of the server every <paramref name="every"/> of <paramref name="requests"/> requests (4 clients), after <paramref name="warmup"/> untimed ones.</summary>
