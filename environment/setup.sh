@@ -58,20 +58,40 @@ if ! "$tools/dotnet-interactive" --version 2>/dev/null | grep -q "^$DOTNET_INTER
 fi
 
 # jemalloc, the allocator the model runs fastest on (SegHelpers/Native/FastAllocator.cs): seg preloads it itself; the kernel
-# gets it through its spec below. Installed with the system's package manager where this runs as root.
-jemalloc=""
-for candidate in /usr/lib64/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2; do
-  [[ -f "$candidate" ]] && { jemalloc=$candidate; break; }
-done
-if [[ -z "$jemalloc" && $(id -u) == 0 ]]; then
-  log "installing jemalloc"
-  { command -v dnf >/dev/null && dnf install -y -q jemalloc; } || { command -v yum >/dev/null && yum install -y -q jemalloc; } ||
-    { command -v apt-get >/dev/null && apt-get install -y -qq libjemalloc2; } || true
-  for candidate in /usr/lib64/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2; do
-    [[ -f "$candidate" ]] && { jemalloc=$candidate; break; }
+# gets it through its spec below. This script runs as ec2-user, who installs system packages with passwordless sudo (as
+# SageMaker notebook instances allow); the root volume is rebuilt at every start, so on-start.sh brings it back each time.
+# SEG_JEMALLOC_PATHS: where the library may be, in order.
+jemalloc_paths=${SEG_JEMALLOC_PATHS:-/usr/lib64/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2}
+find_jemalloc() {
+  local candidate
+  for candidate in $jemalloc_paths; do
+    [[ -f "$candidate" ]] && { echo "$candidate"; return; }
   done
+  return 0
+}
+jemalloc=$(find_jemalloc)
+if [[ -z "$jemalloc" ]]; then
+  if [[ $(id -u) == 0 ]]; then
+    as_root=(env)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root=(sudo -n)
+  else
+    as_root=()
+  fi
+  if [[ ${#as_root[@]} -gt 0 ]]; then
+    log "installing jemalloc as root (${as_root[0]/env/root})"
+    { command -v dnf >/dev/null && "${as_root[@]}" dnf install -y -q jemalloc; } ||
+      { command -v yum >/dev/null && "${as_root[@]}" yum install -y -q jemalloc; } ||
+      { command -v apt-get >/dev/null && "${as_root[@]}" apt-get install -y -qq libjemalloc2; } || true
+    jemalloc=$(find_jemalloc)
+  fi
 fi
-[[ -n "$jemalloc" ]] || log "no jemalloc: the model runs on glibc's allocator, about half as fast; install it (dnf install jemalloc) as root"
+if [[ -n "$jemalloc" ]]; then
+  log "jemalloc: $jemalloc (the kernel preloads it)"
+else
+  log "no jemalloc and no way to install it as $(id -un) (not root, no passwordless sudo): the notebooks run on glibc's" \
+    "allocator, about half as fast; have it installed (sudo dnf install jemalloc) and run this script again"
+fi
 
 # Jupyter on SageMaker runs from this conda environment; the kernel spec lives on the root volume, so on-start.sh
 # registers it again after every restart.
@@ -104,7 +124,7 @@ fi
 
 log "building the repository for the $backend backend"
 if [[ "$backend" == cuda ]]; then
-  dotnet build "$repo/Seg.sln" -c Release -p:TorchBackend=cuda -p:TorchCudaFromNuGetOrg=true
+  dotnet build "$repo/Seg.sln" -c Release -p:TorchBackend=cuda
 else
   dotnet build "$repo/Seg.sln" -c Release
 fi

@@ -66,6 +66,78 @@ public class EnvironmentScriptsTests
                         "KITTI /home/ec2-user/SageMaker/data/kitti", output);
     }
 
+    /// <summary>
+    /// Runs the whole setup as ec2-user would, on stand-ins: uid 1000, a <c>sudo</c> that does or does not allow
+    /// passwordless use, a <c>dnf</c> that installs jemalloc into the temp dir, the SDK, kernel tool and Jupyter as fakes.
+    /// </summary>
+    static (int Exit, string Output, JsonElement Env, string Calls) SetupAsUser(TempDir dir, bool sudoAllowed)
+    {
+        string sdk = JsonDocument.Parse(File.ReadAllText(Repository.Path("global.json"))).RootElement.GetProperty("sdk").GetProperty("version").GetString()!;
+        string bin = dir["fakes"], persist = dir["persist"], home = dir["home"], jupyter = dir["jupyter"], lib = dir["lib/libjemalloc.so.2"], calls = dir["calls.log"];
+        foreach (string folder in new[] { bin, $"{persist}/.dotnet/tools", home, $"{jupyter}/bin", dir["lib"] })
+            Directory.CreateDirectory(folder);
+        void Script(string path, string body)
+        {
+            File.WriteAllText(path, "#!/usr/bin/env bash\n" + body + "\n");
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Script($"{bin}/id", """case "$1" in -u) echo 1000 ;; -un) echo ec2-user ;; *) echo "uid=1000(ec2-user)" ;; esac""");
+        Script($"{bin}/sudo", $"""echo "sudo $*" >> {calls}; {(sudoAllowed ? "" : "exit 1;")} [[ "$1" == -n ]] && shift; exec "$@" """);
+        Script($"{bin}/dnf", $"""echo "dnf $* as $(id -u)" >> {calls}; touch {lib}""");
+        Script($"{persist}/.dotnet/dotnet", $"""[[ "$1" == --list-sdks ]] && echo "{sdk} [{persist}/.dotnet/sdk]"; exit 0""");
+        Script($"{persist}/.dotnet/tools/dotnet-interactive", $$"""
+            [[ "$1" == --version ]] && { echo {{DotNetInteractive.Version}}; exit 0; }
+            mkdir -p "$HOME/.local/share/jupyter/kernels/.net-csharp"
+            echo '{"argv": ["dotnet", "interactive", "jupyter", "--default-kernel", "csharp"], "display_name": ".NET (C#)"}' > "$HOME/.local/share/jupyter/kernels/.net-csharp/kernel.json"
+            """);
+        Script($"{jupyter}/bin/jupyter", "exit 0");
+        File.CreateSymbolicLink($"{jupyter}/bin/python", "/usr/bin/python3");
+
+        var (exit, output) = Bash("environment/setup.sh", new Dictionary<string, string>
+        {
+            ["PATH"] = $"{bin}:/usr/bin:/bin",
+            ["HOME"] = home,
+            ["SEG_PERSIST"] = persist,
+            ["SEG_JUPYTER_ENV"] = jupyter,
+            ["SEG_JEMALLOC_PATHS"] = lib,
+        });
+        string spec = $"{home}/.local/share/jupyter/kernels/.net-csharp/kernel.json";
+        var env = File.Exists(spec) ? JsonDocument.Parse(File.ReadAllText(spec)).RootElement.GetProperty("env").Clone() : default;
+        return (exit, output, env, File.Exists(calls) ? File.ReadAllText(calls) : "");
+    }
+
+    [Fact]
+    public void Setup_as_the_notebook_user_installs_jemalloc_with_sudo_and_the_kernel_spec_preloads_it_with_decay_off()
+    {
+        using var dir = new TempDir();
+
+        var (exit, output, env, calls) = SetupAsUser(dir, sudoAllowed: true);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("sudo -n dnf install -y -q jemalloc", calls);
+        Assert.Contains("dnf install -y -q jemalloc as 1000", calls); // the stand-in sudo keeps the uid: the call went through it
+        Assert.Equal(dir["lib/libjemalloc.so.2"], env.GetProperty("LD_PRELOAD").GetString());
+        Assert.Equal("dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false", env.GetProperty("MALLOC_CONF").GetString());
+        Assert.Equal(SegHelpers.Native.FastAllocator.Config, env.GetProperty("MALLOC_CONF").GetString());
+        Assert.Equal(dir["persist/.nuget/packages"], env.GetProperty("NUGET_PACKAGES").GetString());
+    }
+
+    [Fact]
+    public void Setup_as_the_notebook_user_without_sudo_says_how_to_get_jemalloc_and_the_kernel_spec_goes_without()
+    {
+        using var dir = new TempDir();
+
+        var (exit, output, env, calls) = SetupAsUser(dir, sudoAllowed: false);
+
+        Assert.True(exit == 0, output);
+        Assert.DoesNotContain("dnf", calls);
+        Assert.Contains("no jemalloc and no way to install it as ec2-user (not root, no passwordless sudo)", output);
+        Assert.Contains("sudo dnf install jemalloc", output);
+        Assert.False(env.TryGetProperty("LD_PRELOAD", out _), env.ToString());
+        Assert.Equal(dir["persist/.nuget/packages"], env.GetProperty("NUGET_PACKAGES").GetString());
+    }
+
     [Fact]
     public void Lifecycle_scripts_without_the_repository_stop_saying_what_to_do()
     {
