@@ -31,7 +31,7 @@ static class BenchCommand
         var soak = new Option<double>("--serve-soak") { HelpName = "MINUTES", Description = "With --serve: then this many minutes of mixed valid, bomb, truncated and slow requests: answers, 5xx, memory every 30 s." };
         var bombSize = new Option<string>("--serve-bomb") { DefaultValueFactory = _ => "4000x4000", HelpName = "HxW", Description = "With --serve-hostile and --serve-soak: the black PNG's size once decoded (default 4000x4000, 16 megapixels)." };
         var serveArgs = new Option<string?>("--serve-args") { Description = "With --serve: more options for seg serve, space-separated (e.g. \"--max-megapixels 16\")." };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto", Description = $"{Cli.Keywords(SegHelpers.Native.Devices.Names)}." };
+        var device = Cli.DeviceOption();
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
             json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, hostile, soak, bombSize, serveArgs, device,
@@ -95,8 +95,11 @@ static class BenchCommand
             image = File.ReadAllBytes(imagePath);
         else
             image = SegHelpers.Data.ImageFile.EncodePng(SegHelpers.Data.SyntheticRoads.Render(1, SegHelpers.Data.RoadCategory.Um, 1242, 375).Image);
+        var (fp32, bf16) = Bench.MatmulRates(new BenchOptions([], [], Device: device));
+        string rates = $"matmul 2048² in this process before the server starts: fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s";
+        Console.WriteLine(rates);
         using var server = ServerProcess.StartAsync(run, ["--device", device, "--queue", "64", .. serveArgs]).GetAwaiter().GetResult();
-        Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}, {string.Join(' ', serveArgs)}); image of {image.Length / 1e3:F0} kB");
+        Console.WriteLine($"seg serve ready at {server.Address} (pid {server.Id}, {(serveArgs.Length == 0 ? "default options" : string.Join(' ', serveArgs))} --queue 64); image of {image.Length / 1e3:F0} kB");
         LoadTest.RunAsync(server, image, 1, 5, TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
         var levels = new List<LoadLevel>();
         foreach (int clients in new[] { 1, 4, 16 })
@@ -122,7 +125,7 @@ static class BenchCommand
             Console.WriteLine($"soak: {soak.ServerErrors} 5xx; memory {string.Join(", ", soak.MemoryMB.Select(m => m.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))} MB");
         }
         int exit = server.Stop();
-        string tables = LoadTest.Markdown(levels, memory) + (hostile.Count > 0 || soak is not null ? "\n" + HostileLoad.Markdown(hostile, soak) : "") +
+        string tables = $"{char.ToUpperInvariant(rates[0])}{rates[1..]}.\n\n" + LoadTest.Markdown(levels, memory) + (hostile.Count > 0 || soak is not null ? "\n" + HostileLoad.Markdown(hostile, soak) : "") +
                         $"\nseg serve exited with code {exit} after SIGTERM.\n";
         Console.WriteLine();
         Console.Write(tables);

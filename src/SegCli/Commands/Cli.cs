@@ -37,7 +37,9 @@ static class Cli
     /// 2 for input the program cannot use (including an output folder it may not write), 1 for anything else.
     /// With <c>SEG_DEBUG=1</c> the full exception follows the line.
     /// </summary>
-    public static int Run(Func<int> body)
+    public static int Run(Func<int> body) => Run(body, Console.Error);
+
+    internal static int Run(Func<int> body, TextWriter error)
     {
         try
         {
@@ -55,11 +57,11 @@ static class Cli
                 System.Runtime.InteropServices.ExternalException => (Failed, $"libtorch: {LibtorchError(e.Message)}"),
                 _ => (Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}"),
             };
-            Console.Error.WriteLine($"error: {message}");
+            error.WriteLine($"error: {message}");
             if (Environment.GetEnvironmentVariable("SEG_DEBUG") == "1")
-                Console.Error.WriteLine(caught);
+                error.WriteLine(caught);
             else if (code == Failed && e is not SegHelpers.Training.TrainingFailedException)
-                Console.Error.WriteLine("(set SEG_DEBUG=1 for the details)");
+                error.WriteLine("(set SEG_DEBUG=1 for the details)");
             return code;
         }
     }
@@ -109,6 +111,13 @@ static class Cli
 
     /// <summary>The words an option accepts, as its help starts: <c>one of: a, b, c</c>.</summary>
     public static string Keywords(IEnumerable<string> words) => $"One of: {string.Join(", ", words)}";
+
+    /// <summary>The <c>--device</c> every command that runs the model takes, resolved by <see cref="SegHelpers.Native.Devices.Resolve"/>.</summary>
+    public static Option<string> DeviceOption(string defaultValue = "auto") => new("--device")
+    {
+        DefaultValueFactory = _ => defaultValue,
+        Description = $"{Keywords(SegHelpers.Native.Devices.Names)}: auto takes CUDA where it is available, the CPU otherwise.",
+    };
 
     /// <summary>Parses "HxW" (e.g. 375x1242).</summary>
     public static (int Height, int Width) ParseSize(string text)

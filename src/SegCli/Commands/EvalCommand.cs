@@ -20,11 +20,12 @@ static class EvalCommand
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 is fast on CPUs with AVX512-BF16/AMX and on CUDA, and checked at run time." };
+        var device = Cli.DeviceOption();
         var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
         var bev = new Option<bool>("--bev") { Description = "Also score in KITTI's bird's-eye view, the space the leaderboard ranks in: each label and map through its training/calib file (metrics.json gets a \"bev\" section)." };
         var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
         {
-            data, model, probs, split, output, flip, size, json, precision, bev,
+            data, model, probs, split, output, flip, size, device, json, precision, bev,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -57,7 +58,7 @@ static class EvalCommand
             else
             {
                 TorchNative.EnsureLoadable();
-                var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)! };
+                var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, Device = parse.GetValue(device)! };
                 if (parse.GetValue(size) is { } s)
                 {
                     var (h, w) = Cli.ParseSize(s);
@@ -67,7 +68,7 @@ static class EvalCommand
                 var modelFolder = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath!))!;
                 outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(modelFolder, $"eval-{which}"));
                 mapsDir = Path.Combine(outDir, "probs");
-                Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width} in {predictor.Options.Precision}{(options.Flip ? " with flip averaging" : "")}");
+                Console.Error.WriteLine($"evaluating {samples.Count} images at {options.Height}×{options.Width} in {predictor.Options.Precision} on {predictor.Device}{(options.Flip ? " with flip averaging" : "")}");
                 report = CountProgress.Run("evaluating", samples.Count, progress => RoadEvaluation.RunInto(predictor, samples, outDir, progress, views));
             }
             string metrics = Path.Combine(outDir, "metrics.json");

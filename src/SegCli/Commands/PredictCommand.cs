@@ -26,10 +26,11 @@ static class PredictCommand
         var flip = new Option<bool>("--flip") { Description = "Average with the mirrored image's prediction." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 is fast on CPUs with AVX512-BF16/AMX and on CUDA, and checked at run time." };
+        var device = Cli.DeviceOption();
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 4, Description = "Images per forward pass." };
         var command = new Command("predict", "Predict road on images of any size; outputs have each image's own size.")
         {
-            model, input, output, kitti, bev, overlay, flip, size, batch, precision,
+            model, input, output, kitti, bev, overlay, flip, size, batch, device, precision,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -55,13 +56,14 @@ static class PredictCommand
 
             TorchNative.EnsureLoadable();
             string modelPath = parse.GetValue(model)!;
-            var options = RoadPredictor.DefaultOptions(modelPath) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, BatchSize = parse.GetValue(batch) };
+            var options = RoadPredictor.DefaultOptions(modelPath) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, BatchSize = parse.GetValue(batch), Device = parse.GetValue(device)! };
             if (parse.GetValue(size) is { } s)
             {
                 var (h, w) = Cli.ParseSize(s);
                 options = options with { Height = h, Width = w };
             }
             using var predictor = RoadPredictor.Load(modelPath, options);
+            Console.Error.WriteLine($"predicting {images.Count} image(s) at {options.Height}×{options.Width} in {predictor.Options.Precision} on {predictor.Device}{(options.Flip ? " with flip averaging" : "")}");
             CountProgress.Run("predicting", images.Count, progress => PredictionWriter.Write(predictor, images, files, progress));
             Console.WriteLine($"wrote {images.Count} probability maps to {files.Probabilities} and masks to {files.Masks}" +
                               (files.Overlays is null ? "" : $", overlays to {files.Overlays}"));

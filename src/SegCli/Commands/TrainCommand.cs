@@ -38,7 +38,7 @@ static class TrainCommand
         var every = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery, Description = "Epochs between resumable checkpoints." };
         var patience = new Option<int>("--early-stopping") { DefaultValueFactory = _ => d.EarlyStoppingPatience, Description = "Stop after N epochs without a better IoU (0 = off)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seed for split, order, augmentation, init and dropout." };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => d.Device, Description = $"{Cli.Keywords(Devices.Names)}." };
+        var device = Cli.DeviceOption(d.Device);
         var precision = new Option<string>("--precision")
         {
             DefaultValueFactory = _ => d.Precision,
@@ -83,36 +83,39 @@ static class TrainCommand
                     WeightDecay = parse.GetValue(decay), Schedule = parse.GetValue(schedule)!, WarmupEpochs = parse.GetValue(warmup),
                     Variant = parse.GetValue(variant)!, WidthDivisor = parse.GetValue(divisor), Dropout = parse.GetValue(dropout),
                     EncoderWeights = parse.GetValue(encoder), FreezeEncoderEpochs = parse.GetValue(freeze),
-                    ClassWeights = ParseWeights(parse.GetValue(classWeights)), ValidationFraction = parse.GetValue(valFraction),
+                    ClassWeights = TrainingOptions.ParseClassWeights(parse.GetValue(classWeights)), ValidationFraction = parse.GetValue(valFraction),
                     SplitFile = parse.GetValue(splitFile), Augment = !parse.GetValue(noAugment), CheckpointEvery = parse.GetValue(every),
                     EarlyStoppingPatience = parse.GetValue(patience), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                     Precision = parse.GetValue(precision)!,
                 };
                 result = TrainingConsole.Run(progress => Trainer.Train(dataDir, runDir, options, progress, cancel.Token));
             }
-            Console.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");
-            var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch);
-            Console.WriteLine($"run {result.Run.Path}: best epoch {result.BestEpoch}, val road IoU {result.BestRoadIoU:F4}" +
-                              (best is null ? "" : $", MaxF {100 * best.MaxF:F2}"));
-            return result.Status switch
-            {
-                TrainingStatus.Completed or TrainingStatus.StoppedEarly => 0,
-                TrainingStatus.Interrupted => 130,
-                _ => 1,
-            };
+            return Report(result, Console.Out, Console.Error);
         }));
         return command;
     }
 
-    static double[]? ParseWeights(string? text)
+    /// <summary>
+    /// How a run ended, as <c>seg train</c> says it: a finished run on stdout (<c>completed: …</c>, <c>stoppedearly: …</c>), an
+    /// interrupted one with its resume command on stdout, a diverged one as an <c>error:</c> line on stderr; then the run's
+    /// best epoch. Returns the exit code: 0 finished, 130 interrupted, 1 diverged.
+    /// </summary>
+    internal static int Report(TrainingResult result, TextWriter output, TextWriter error)
     {
-        if (text is null)
-            return null;
-        var parts = text.Split(',');
-        var weights = new double[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out weights[i]))
-                throw new ArgumentException($"--class-weights '{text}' is not two numbers like 1,2");
-        return weights;
+        if (result.Status == TrainingStatus.Diverged)
+            error.WriteLine($"error: training diverged: {result.Message}");
+        else if (result.Status == TrainingStatus.Interrupted)
+            output.WriteLine(result.Message);
+        else
+            output.WriteLine($"{result.Status.ToString().ToLowerInvariant()}: {result.Message}");
+        var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch);
+        output.WriteLine($"run {result.Run.Path}: best epoch {result.BestEpoch}, val road IoU {result.BestRoadIoU:F4}" +
+                         (best is null ? "" : $", MaxF {100 * best.MaxF:F2}"));
+        return result.Status switch
+        {
+            TrainingStatus.Completed or TrainingStatus.StoppedEarly => 0,
+            TrainingStatus.Interrupted => 130,
+            _ => 1,
+        };
     }
 }

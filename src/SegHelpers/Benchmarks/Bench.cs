@@ -145,6 +145,17 @@ public static class Bench
         return figures;
     }
 
+    /// <summary>
+    /// The fp32 and bf16 rates of a 2048² matmul on <see cref="BenchOptions.Device"/>, GFLOP/s medians: the machine's figures to
+    /// print beside any ratio a benchmark reports (bf16 is measured whether or not the CPU has native bf16).
+    /// </summary>
+    public static (double Fp32, double Bf16) MatmulRates(BenchOptions options)
+    {
+        TorchNative.EnsureLoadable();
+        var device = Native.Devices.Resolve(options.Device);
+        return (MatmulRate(ScalarType.Float32, device, options).Median, MatmulRate(ScalarType.BFloat16, device, options).Median);
+    }
+
     /// <summary>Multiply-add rate of a 2048² matmul.</summary>
     static Measurement MatmulRate(ScalarType type, Device device, BenchOptions options)
     {

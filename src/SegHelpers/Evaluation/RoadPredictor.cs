@@ -49,6 +49,9 @@ public sealed class RoadPredictor : IDisposable
     readonly Device _device;
     readonly IPairedTransform _transform;
 
+    /// <summary>Where the model runs, as <see cref="PredictionOptions.Device"/> resolved it (<c>cpu</c>, <c>cuda:0</c>).</summary>
+    public string Device => _device.ToString();
+
     /// <summary>Wraps a model (which the predictor then owns).</summary>
     public RoadPredictor(Fcn model, PredictionOptions options) : this(model, options, LowPrecisionCheck.Tolerance)
     {

@@ -242,7 +242,7 @@ public sealed class Trainer : IDisposable
                 }
                 catch (Exception e) when (IsOutOfMemory(e))
                 {
-                    throw new TrainingFailedException($"{_device.type} ran out of memory at batch size {_o.BatchSize} and image size {_o.Height}×{_o.Width}; lower --batch-size or --size", e);
+                    throw TrainingFailedException.OutOfMemory(_device.type.ToString(), _o.BatchSize, _o.Height, _o.Width, e);
                 }
                 _state.BatchInEpoch++;
                 _state.GlobalStep++;

@@ -64,6 +64,22 @@ public sealed record TrainingOptions(
     /// <summary>The schedules by name.</summary>
     public static readonly IReadOnlyList<string> Schedules = ["constant", "poly", "cosine"];
 
+    /// <summary>
+    /// <see cref="ClassWeights"/> from text as <c>seg train --class-weights</c> and notebook 4 take it: <c>NONROAD,ROAD</c>
+    /// (e.g. <c>1,2</c>); null or empty is null.
+    /// </summary>
+    public static double[]? ParseClassWeights(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return null;
+        var parts = text.Split(',');
+        var weights = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out weights[i]))
+                throw new ArgumentException($"class weights '{text}' are not two numbers like 1,2 (non-road, road)");
+        return weights;
+    }
+
     /// <summary>The warm-up actually used: <see cref="WarmupEpochs"/>, capped at half of <see cref="Epochs"/>.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public double EffectiveWarmupEpochs => Math.Min(WarmupEpochs, Epochs / 2.0);

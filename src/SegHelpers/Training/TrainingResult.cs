@@ -27,4 +27,9 @@ public enum TrainingStatus
 public sealed record TrainingResult(RunFolder Run, TrainingStatus Status, int Epochs, int BestEpoch, double BestRoadIoU, IReadOnlyList<EpochMetrics> History, string Message);
 
 /// <summary>Training cannot go on (e.g. CUDA out of memory); the message says what to change.</summary>
-public sealed class TrainingFailedException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class TrainingFailedException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The device ran out of memory for this batch and image size.</summary>
+    public static TrainingFailedException OutOfMemory(string device, int batchSize, int height, int width, Exception inner) =>
+        new($"{device} ran out of memory at batch size {batchSize} and image size {height}×{width}; lower --batch-size or --size", inner);
+}

@@ -5,9 +5,9 @@ namespace SegHelpers.Tests.Build;
 
 public class TorchBackendTests
 {
-    static (int Exit, string Output) CheckBackend(string backend, string nugetPackages)
+    static (int Exit, string Output) CheckBackend(string backend, string nugetPackages, params string[] more)
     {
-        var start = new ProcessStartInfo("dotnet", ["msbuild", Repository.Path("src/SegCli/SegCli.csproj"), "-t:CheckTorchBackend", $"-p:TorchBackend={backend}", "-nologo"])
+        var start = new ProcessStartInfo("dotnet", ["msbuild", Repository.Path("src/SegCli/SegCli.csproj"), "-t:CheckTorchBackend", $"-p:TorchBackend={backend}", "-nologo", .. more])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -20,15 +20,29 @@ public class TorchBackendTests
     }
 
     [Fact]
-    public void The_cuda_backend_without_its_package_stops_the_build_saying_how_to_get_it()
+    public void The_cuda_backend_alone_restores_from_nuget_org_on_a_fresh_cache()
     {
         using var emptyCache = new TempDir();
 
-        var (exit, output) = CheckBackend("cuda", emptyCache.Path);
+        var (exit, output) = CheckBackend("cuda", emptyCache.Path, "-getProperty:RestoreAdditionalProjectSources");
+        var cpu = CheckBackend("cpu", emptyCache.Path, "-getProperty:RestoreAdditionalProjectSources");
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("https://api.nuget.org/v3/index.json", output);
+        Assert.True(cpu.Exit == 0, cpu.Output);
+        Assert.DoesNotContain("nuget.org", cpu.Output);
+    }
+
+    [Fact]
+    public void The_cuda_backend_kept_off_nuget_org_without_its_package_stops_the_build_saying_how_to_get_it()
+    {
+        using var emptyCache = new TempDir();
+
+        var (exit, output) = CheckBackend("cuda", emptyCache.Path, "-p:TorchCudaFromNuGetOrg=false");
 
         Assert.NotEqual(0, exit);
         Assert.Contains("TorchSharp-cuda-linux 0.107.0", output);
-        Assert.Contains("-p:TorchCudaFromNuGetOrg=true", output);
+        Assert.Contains("build once with -p:TorchBackend=cuda alone", output);
     }
 
     [Fact]
@@ -37,7 +51,7 @@ public class TorchBackendTests
         using var cache = new TempDir();
         Directory.CreateDirectory(cache["torchsharp-cuda-linux/0.107.0"]);
 
-        Assert.Equal(0, CheckBackend("cuda", cache.Path).Exit);
+        Assert.Equal(0, CheckBackend("cuda", cache.Path, "-p:TorchCudaFromNuGetOrg=false").Exit);
         Assert.Equal(0, CheckBackend("cpu", cache.Path).Exit);
         Assert.Contains("is not cpu or cuda", CheckBackend("rocm", cache.Path).Output);
     }

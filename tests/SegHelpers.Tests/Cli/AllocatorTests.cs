@@ -68,7 +68,7 @@ public class AllocatorTests
 
         Assert.True(seg.WaitForExit(TimeSpan.FromMinutes(2)), "seg stopped after SIGTERM");
         Assert.Equal(130, seg.ExitCode); // the interrupted run's own exit code, passed on by the process that started it
-        Assert.Contains("interrupted: ", rest);
+        Assert.Contains("interrupted at epoch ", rest);
         Assert.True(File.Exists(dir["run/last.safetensors"]), "the run can resume");
         Assert.DoesNotContain("epoch 500:", rest);
     }

@@ -96,6 +96,29 @@ public class EvalCommandsTests
     }
 
     [Fact]
+    public void Predict_and_eval_take_device_and_say_where_they_ran_and_refuse_cuda_where_there_is_none()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 3, height: 40, width: 128);
+        string model = TinyCheckpoint(dir);
+        string image = Directory.GetFiles(Path.Combine(data, "training", "image_2"))[0];
+        Assert.False(TorchSharp.torch.cuda.is_available(), "this test expects a machine without CUDA");
+
+        var predicted = Seg.Run("predict", "--model", model, "--input", image, "--out", dir["out"], "--size", "32x96", "--device", "cpu");
+        var evaluated = Seg.Run("eval", "--data", data, "--model", model, "--split", "all", "--size", "32x96", "--out", dir["eval"], "--device", "cpu");
+        var predictCuda = Seg.Run("predict", "--model", model, "--input", image, "--out", dir["cuda"], "--size", "32x96", "--device", "cuda");
+        var evalCuda = Seg.Run("eval", "--data", data, "--model", model, "--split", "all", "--size", "32x96", "--out", dir["cuda-eval"], "--device", "cuda:1");
+
+        Assert.True(predicted.Exit == 0, predicted.Err);
+        Assert.Contains("predicting 1 image(s) at 32×96 in fp32 on cpu", predicted.Err);
+        Assert.True(evaluated.Exit == 0, evaluated.Err);
+        Assert.Contains("evaluating 3 images at 32×96 in fp32 on cpu", evaluated.Err);
+        Assert.Equal((2, "error: device cuda was asked for but CUDA is not available here; use --device cpu or auto"), (predictCuda.Exit, predictCuda.Err.Trim()));
+        Assert.Equal((2, "error: device cuda:1 was asked for but CUDA is not available here; use --device cpu or auto"), (evalCuda.Exit, evalCuda.Err.Trim().Split('\n')[^1]));
+        Assert.False(Directory.Exists(dir["cuda/probs"]), "nothing is written for a device that is not there");
+    }
+
+    [Fact]
     public void Eval_model_writes_metrics_json_and_a_map_per_image()
     {
         using var dir = new TempDir();

@@ -31,8 +31,8 @@ static partial class VisibleOutputs
                 Assert.Equal(2 * 480 + 4, samplesWidth); // image and label side by side, 480 pixels each
                 Assert.True((samplesHeight + 4) % showCount == 0 && (samplesHeight + 4) / showCount - 4 is > 140 and < 150, $"{showCount} rows of KITTI-shaped pairs in {samplesHeight} pixels");
                 Assert.Equal((3 * P("Width") + 8, 2 * P("Height") + 4), shown.Png("Show.Augmentations("));
-                var split = SplitLine().Match(shown.Result("DatasetSplit.Stratified("));
-                Assert.True(split.Success, shown.Result("DatasetSplit.Stratified("));
+                var split = SplitLine().Match(shown.Result("new RunInfo(dataDir"));
+                Assert.True(split.Success, shown.Result("new RunInfo(dataDir"));
                 Assert.Equal(count, int.Parse(split.Groups[1].Value) + int.Parse(split.Groups[2].Value));
                 break;
             case "02-encoder":
@@ -55,7 +55,7 @@ static partial class VisibleOutputs
                 break;
             case "03-decoder":
                 Assert.StartsWith("[[0.0625, 0.1875, 0.1875, 0.0625]", shown.Stdout("FcnDecoder.Upsampler("));
-                string runs = shown.Stdout("foreach (var variant in FcnOptions.Variants");
+                string runs = shown.Stdout("DecoderComparison.Train(");
                 Assert.All(["fcn32s", "fcn16s", "fcn8s"], v => Assert.Matches($"(?m)^{v}: best val road IoU [0-9.]+ \\(epoch [0-9]+\\)$", runs));
                 string gallery = shown.Html("Show.Gallery(");
                 Assert.Equal(3, Regex.Count(gallery, "<figure[^>]*><img src=\"data:image/png;base64,"));

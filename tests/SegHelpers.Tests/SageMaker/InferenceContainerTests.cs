@@ -36,6 +36,23 @@ public class InferenceContainerTests
         Assert.All(SegServe.SageMakerEnvironment.Names, name => Assert.Contains($"`{name}`", deploying));
     }
 
+    /// <summary>Docker's .dockerignore rule for these patterns: <c>**</c> any folders, <c>*</c> any name, a trailing slash a folder.</summary>
+    static bool Ignored(IEnumerable<string> patterns, string path) => patterns.Any(p =>
+        System.Text.RegularExpressions.Regex.IsMatch(path + "/", "^" + System.Text.RegularExpressions.Regex.Escape(p.TrimEnd('/'))
+            .Replace(@"\*\*/", "(.*/)?", StringComparison.Ordinal).Replace(@"\*", "[^/]*", StringComparison.Ordinal) + "/"));
+
+    [Fact]
+    public void Docker_build_leaves_the_build_outputs_and_artifacts_out_of_its_context()
+    {
+        var patterns = File.ReadAllLines(Repository.Path(".dockerignore")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var outputs = Directory.GetDirectories(Repository.Path("src")).Concat(Directory.GetDirectories(Repository.Path("tests")))
+            .SelectMany(project => new[] { "bin", "obj" }.Select(f => Path.GetRelativePath(Repository.Root, Path.Combine(project, f)))).ToList();
+
+        Assert.All(outputs.Append("artifacts").Append(".git"), path => Assert.True(Ignored(patterns, path), $"{path} is sent to the docker daemon"));
+        Assert.All(["src/SegCli/SegCli.csproj", "environment/sagemaker/serve", "global.json", "Directory.Packages.props"],
+            path => Assert.False(Ignored(patterns, path), $"{path} is left out of the image's build"));
+    }
+
     [Fact]
     public async Task The_serve_entry_point_serves_what_a_training_job_wrote_and_stops_on_sigterm()
     {
