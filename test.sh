@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # Debian packages the tests use: shellcheck (the environment/ scripts), jupyter-nbconvert and jupyter-notebook (the notebooks
 # as Jupyter runs them), chromium (charts and the notebook server in a browser) and libjemalloc2 (the allocator seg and the
-# notebook kernel run the model on). Installed where this runs as root; apt waits for another install's lock instead of failing.
-packages=(shellcheck jupyter-nbconvert jupyter-notebook chromium libjemalloc2)
+# notebook kernel run the model on) and python3-onnx (an independent reader of the ONNX export). Installed where this runs as root; apt waits for another install's lock instead of failing.
+packages=(shellcheck jupyter-nbconvert jupyter-notebook chromium libjemalloc2 python3-onnx)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

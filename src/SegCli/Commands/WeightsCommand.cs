@@ -47,16 +47,33 @@ static class WeightsCommand
     static Command Export()
     {
         var model = new Argument<string>("MODEL") { Description = "A checkpoint of this project (model.safetensors, best.safetensors…)." };
-        var output = new Option<string>("--out") { Description = "The safetensors file to write: model weights and architecture only.", Required = true };
-        var command = new Command("export", "Write a model's weights alone to safetensors, for PyTorch's safetensors.torch.load_file.") { model, output };
+        var output = new Option<string>("--out") { Description = "The file to write.", Required = true };
+        var format = new Option<string>("--format")
+        {
+            DefaultValueFactory = _ => "safetensors",
+            Description = "One of: safetensors (the weights and architecture, for PyTorch's safetensors.torch.load_file), " +
+                          $"onnx (graph and weights in one file, opset {SegHelpers.Onnx.OnnxExport.Opset}: input image N×3×H×W, outputs logits and road).",
+        };
+        format.AcceptOnlyFromAmong("safetensors", "onnx");
+        var command = new Command("export", "Write a model to safetensors for PyTorch, or to ONNX for ONNX Runtime, TensorRT or OpenVINO.") { model, output, format };
         command.SetAction(parse => Cli.Run(() =>
         {
             TorchNative.EnsureLoadable();
-            var (fcn, _) = FcnCheckpoint.Load(parse.GetValue(model)!);
+            string source = parse.GetValue(model)!, target = parse.GetValue(output)!;
+            var (fcn, _) = FcnCheckpoint.Load(source);
             using (fcn)
             {
-                FcnCheckpoint.Save(fcn, parse.GetValue(output)!);
-                Console.WriteLine($"wrote {parse.GetValue(output)} ({fcn.Options.Variant}, {fcn.ParameterCount():N0} parameters)");
+                if (parse.GetValue(format) == "onnx")
+                {
+                    long bytes = SegHelpers.Onnx.OnnxExport.Write(fcn, target, new SegHelpers.Onnx.OnnxExportOptions(
+                        Metadata: new Dictionary<string, string> { ["seg.source"] = Path.GetFileName(Path.GetFullPath(source)) }));
+                    Console.WriteLine($"wrote {target} ({fcn.Options.Variant}, {fcn.ParameterCount():N0} parameters, ONNX opset {SegHelpers.Onnx.OnnxExport.Opset}, {bytes / 1e6:N1} MB)");
+                }
+                else
+                {
+                    FcnCheckpoint.Save(fcn, target);
+                    Console.WriteLine($"wrote {target} ({fcn.Options.Variant}, {fcn.ParameterCount():N0} parameters)");
+                }
             }
             return 0;
         }));

@@ -67,6 +67,26 @@ public class WeightsCommandTests
     }
 
     [Fact]
+    public void Export_format_onnx_writes_a_model_onnx_runtime_runs_with_the_runs_metadata()
+    {
+        using var dir = new TempDir();
+        string checkpoint = EvalCommandsTests.TinyCheckpoint(dir);
+
+        var (exit, stdout, stderr) = Seg.Run("weights", "export", checkpoint, "--out", dir["model.onnx"], "--format", "onnx");
+        var refused = Seg.Run("weights", "export", checkpoint, "--out", dir["model.tflite"], "--format", "tflite");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Matches(@"^wrote .*model\.onnx \(fcn8s, [0-9,]+ parameters, ONNX opset 17, [0-9.]+ MB\)", stdout.Trim());
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(dir["model.onnx"]);
+        Assert.Equal(["logits", "road"], session.OutputMetadata.Keys.Order());
+        Assert.Equal("model.safetensors", session.ModelMetadata.CustomMetadataMap["seg.source"]);
+        Assert.Equal("16", session.ModelMetadata.CustomMetadataMap["seg.width_divisor"]);
+        Assert.NotEqual(0, refused.Exit);
+        Assert.Contains("tflite", refused.Err);
+        Assert.False(File.Exists(dir["model.tflite"]));
+    }
+
+    [Fact]
     public void Model_summary_with_weights_reports_what_the_file_filled()
     {
         var (exit, stdout, _) = Seg.Run("model", "summary", "--width-divisor", "64", "--height", "64", "--width", "64",
