@@ -117,6 +117,9 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>Completes when the model is ready; faults with the reason it could not load.</summary>
     public Task Loaded { get; private set; } = Task.CompletedTask;
 
+    /// <summary>Requests admitted and not yet answered.</summary>
+    internal int InSystem => _queue?.InSystem ?? 0;
+
     /// <summary>What stopping did, in one line: answered within the grace period, or what was cut. Null until stopped.</summary>
     public string? StopReport { get; private set; }
 
@@ -189,13 +192,13 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             var clock = Stopwatch.StartNew();
             TorchNative.EnsureLoadable();
-            var options = RoadPredictor.DefaultOptions(_options.Model) with { Device = _options.Device, Precision = _options.Precision, BatchSize = 1 };
+            var defaults = RoadPredictor.DefaultOptions(_options.Model, _options.Backend);
+            var options = defaults with { Device = _options.Device, Precision = _options.Precision, BatchSize = 1, Backend = _options.Backend ?? defaults.Backend };
             if (_options.Size is var (h, w))
                 options = options with { Height = h, Width = w };
             var predictor = RoadPredictor.Load(_options.Model, options);
             _predictor = predictor;
-            var fcn = predictor.Model.Options;
-            _model = $"{fcn.Variant}, width ÷{fcn.WidthDivisor}, input {predictor.Options.Height}×{predictor.Options.Width}";
+            _model = $"{predictor.Description}, input {predictor.Options.Height}×{predictor.Options.Width}";
             // A KITTI-sized mid-grey image: the first pass (oneDNN's kernel choice, allocator pools) happens before /ping says ready.
             _warmup = new RgbImage(1242, 375, Enumerable.Repeat((byte)128, 1242 * 375 * 3).ToArray());
             _beforePrediction?.Invoke(_warmup);
@@ -203,7 +206,7 @@ public sealed class InferenceServer : IAsyncDisposable
             predictor.Predict(_warmup, false);
             _queue = new PredictionQueue(_options.WorkThreads, _options.Workers, _options.QueueLimit, new WorkEstimate(pass.Elapsed.TotalSeconds));
             _state = ServerState.Ready;
-            Log($"ready in {clock.Elapsed.TotalSeconds:F1} s: {_model} ({Path.GetFullPath(_options.Model)}), {predictor.Options.Precision} on {Devices.Resolve(options.Device).type}; " +
+            Log($"ready in {clock.Elapsed.TotalSeconds:F1} s: {_model} ({Path.GetFullPath(_options.Model)}), {predictor.Options.Precision} on {predictor.Device}; " +
                 $"{_options.Workers} model pass(es) at once on {_options.WorkThreads} thread(s), queue {_options.QueueLimit}, body ≤ {_options.MaxBodyBytes / (double)ServeOptions.MB:0.#} MB, " +
                 $"answer ≤ {_options.MaxResponseBytes / (double)ServeOptions.MB:0.#} MB, images ≤ {_options.MaxMegapixels:0.#} megapixels, " +
                 $"timeout {_options.RequestTimeout.TotalSeconds:0.#} s, batch strategy {_options.BatchStrategy}, allocator {FastAllocator.Describe()}");

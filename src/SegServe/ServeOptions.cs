@@ -17,6 +17,7 @@ namespace SegServe;
 /// <param name="BatchStrategy">What <c>/execution-parameters</c> says: <c>SINGLE_RECORD</c> or <c>MULTI_RECORD</c>.</param>
 /// <param name="MaxConnections">Open connections Kestrel keeps at once; more are closed as they arrive.</param>
 /// <param name="Threads">Requests decoded, predicted and encoded at once, each on a thread of its own; null: the CPU count (at least <paramref name="Workers"/>), so one request decodes while another is in the model.</param>
+/// <param name="Backend">libtorch or onnxruntime, as <c>seg predict --backend</c>; null: onnxruntime for a <c>.onnx</c> model, libtorch otherwise.</param>
 /// <param name="ConcurrentTransforms">What <c>/execution-parameters</c> says for MaxConcurrentTransforms; null says <see cref="Workers"/>.</param>
 public sealed record ServeOptions(
     string Model = ServeOptions.SageMakerModelDir,
@@ -35,7 +36,8 @@ public sealed record ServeOptions(
     string BatchStrategy = "SINGLE_RECORD",
     int MaxConnections = 1000,
     int? ConcurrentTransforms = null,
-    int? Threads = null)
+    int? Threads = null,
+    string? Backend = null)
 {
     /// <summary>One megabyte as SageMaker counts it (2^20 bytes).</summary>
     public const long MB = 1024 * 1024;

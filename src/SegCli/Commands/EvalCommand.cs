@@ -13,7 +13,7 @@ static class EvalCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "KITTI data_road folder with labels.", Required = true };
-        var model = new Option<string?>("--model") { Description = "Run folder (uses best.safetensors and the run's split and size) or checkpoint file." };
+        var model = new Option<string?>("--model") { Description = "Run folder (uses best.safetensors and the run's split and size), checkpoint file, or .onnx file (--backend onnxruntime)." };
         var probs = new Option<string?>("--probs") { Description = "Score this folder of {cat}_road_NNNNNN.png probability maps instead of running the model (with --model, on its validation split)." };
         var split = new Option<string?>("--split") { Description = $"{Cli.Keywords(RoadEvaluation.Splits)}: val, the run's validation split (default with --model), or all labelled images (default with --probs alone)." };
         var output = new Option<string?>("--out") { Description = "Folder for metrics.json and, with --model, the probability maps (default: RUN/eval-SPLIT with --model, the parent of DIR with --probs)." };
@@ -21,11 +21,12 @@ static class EvalCommand
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 is fast on CPUs with AVX512-BF16/AMX and on CUDA, and checked at run time." };
         var device = Cli.DeviceOption();
+        var backend = Cli.BackendOption();
         var json = new Option<bool>("--json") { Description = "Print metrics.json instead of the table." };
         var bev = new Option<bool>("--bev") { Description = "Also score in KITTI's bird's-eye view, the space the leaderboard ranks in: each label and map through its training/calib file (metrics.json gets a \"bev\" section)." };
         var command = new Command("eval", "KITTI Road metrics (MaxF, AP, PRE, REC, FPR, FNR per category and URBAN_ROAD) plus road IoU.")
         {
-            data, model, probs, split, output, flip, size, device, json, precision, bev,
+            data, model, probs, split, output, flip, size, device, json, precision, bev, backend,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -58,7 +59,8 @@ static class EvalCommand
             else
             {
                 TorchNative.EnsureLoadable();
-                var options = RoadPredictor.DefaultOptions(modelPath!) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, Device = parse.GetValue(device)! };
+                var options = RoadPredictor.DefaultOptions(modelPath!, parse.GetValue(backend)) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, Device = parse.GetValue(device)! };
+                options = options with { Backend = parse.GetValue(backend) ?? options.Backend };
                 if (parse.GetValue(size) is { } s)
                 {
                     var (h, w) = Cli.ParseSize(s);

@@ -11,7 +11,7 @@ static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Run folder (best.safetensors) or checkpoint file.", Required = true };
+        var model = new Option<string>("--model") { Description = "Run folder (best.safetensors), checkpoint file, or .onnx file (--backend onnxruntime).", Required = true };
         var input = new Option<string>("--input") { Description = "A PNG/JPEG image or a folder of them.", Required = true };
         var output = new Option<string>("--out") { Description = "Output folder: probs/, masks/ and overlays/.", Required = true };
         var kitti = new Option<bool>("--kitti") { Description = "Name probability maps {cat}_road_NNNNNN.png, as the devkit's evaluateRoad.py reads them. They are in the image's perspective: the KITTI server wants --bev's maps." };
@@ -27,10 +27,11 @@ static class PredictCommand
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 is fast on CPUs with AVX512-BF16/AMX and on CUDA, and checked at run time." };
         var device = Cli.DeviceOption();
+        var backend = Cli.BackendOption();
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 4, Description = "Images per forward pass." };
         var command = new Command("predict", "Predict road on images of any size; outputs have each image's own size.")
         {
-            model, input, output, kitti, bev, overlay, flip, size, batch, device, precision,
+            model, input, output, kitti, bev, overlay, flip, size, batch, device, precision, backend,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -56,7 +57,8 @@ static class PredictCommand
 
             TorchNative.EnsureLoadable();
             string modelPath = parse.GetValue(model)!;
-            var options = RoadPredictor.DefaultOptions(modelPath) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, BatchSize = parse.GetValue(batch), Device = parse.GetValue(device)! };
+            var options = RoadPredictor.DefaultOptions(modelPath, parse.GetValue(backend)) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, BatchSize = parse.GetValue(batch), Device = parse.GetValue(device)! };
+            options = options with { Backend = parse.GetValue(backend) ?? options.Backend };
             if (parse.GetValue(size) is { } s)
             {
                 var (h, w) = Cli.ParseSize(s);

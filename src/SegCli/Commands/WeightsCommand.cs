@@ -65,8 +65,11 @@ static class WeightsCommand
             {
                 if (parse.GetValue(format) == "onnx")
                 {
-                    long bytes = SegHelpers.Onnx.OnnxExport.Write(fcn, target, new SegHelpers.Onnx.OnnxExportOptions(
-                        Metadata: new Dictionary<string, string> { ["seg.source"] = Path.GetFileName(Path.GetFullPath(source)) }));
+                    var metadata = new Dictionary<string, string> { ["seg.source"] = Path.GetFileName(Path.GetFullPath(source)) };
+                    var run = new SegHelpers.Training.RunFolder(Path.GetDirectoryName(Path.GetFullPath(source))!);
+                    if (run.HasRun)
+                        metadata["seg.input_size"] = $"{run.ReadInfo().Options.Height}x{run.ReadInfo().Options.Width}"; // the training size, predict's default
+                    long bytes = SegHelpers.Onnx.OnnxExport.Write(fcn, target, new SegHelpers.Onnx.OnnxExportOptions(Metadata: metadata));
                     Console.WriteLine($"wrote {target} ({fcn.Options.Variant}, {fcn.ParameterCount():N0} parameters, ONNX opset {SegHelpers.Onnx.OnnxExport.Opset}, {bytes / 1e6:N1} MB)");
                 }
                 else

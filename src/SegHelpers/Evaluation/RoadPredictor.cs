@@ -17,10 +17,14 @@ namespace SegHelpers.Evaluation;
 /// <param name="Precision"><c>fp32</c>, or <c>bf16</c>: the encoder in bfloat16, the decoder in fp32 (fast on CPUs with AVX512-BF16 or AMX
 /// and on CUDA; see docs/performance.md for its speed and its effect on road IoU). bf16 is used only after
 /// <see cref="LowPrecisionCheck"/> finds libtorch's bf16 kernels right on this device; otherwise the predictor warns and runs fp32.</param>
-public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32")
+/// <param name="Backend">What runs the network: <c>libtorch</c> (a run folder or checkpoint) or <c>onnxruntime</c> (a <c>.onnx</c> file from <c>seg weights export --format onnx</c>, fp32).</param>
+public sealed record PredictionOptions(int Height = 160, int Width = 576, bool Flip = false, int BatchSize = 4, string Device = "auto", string Precision = "fp32", string Backend = "libtorch")
 {
     /// <summary>The precisions a predictor accepts.</summary>
     public static readonly IReadOnlyList<string> Precisions = ["fp32", "bf16"];
+
+    /// <summary>What runs the network: <c>libtorch</c> (a run folder or checkpoint) or <c>onnxruntime</c> (a <c>.onnx</c> file).</summary>
+    public static readonly IReadOnlyList<string> Backends = ["libtorch", "onnxruntime"];
 }
 
 /// <summary>A road probability map at an image's own size, quantised to 8 bits as KITTI submissions are.</summary>
@@ -45,12 +49,14 @@ public sealed record RoadProbability(int Width, int Height, byte[] Values)
 /// </summary>
 public sealed class RoadPredictor : IDisposable
 {
-    readonly Fcn _model;
-    readonly Device _device;
+    readonly IRoadNetwork _network;
     readonly IPairedTransform _transform;
 
     /// <summary>Where the model runs, as <see cref="PredictionOptions.Device"/> resolved it (<c>cpu</c>, <c>cuda:0</c>).</summary>
-    public string Device => _device.ToString();
+    public string Device => _network.Device.ToString();
+
+    /// <summary>The model and what runs it, in one line.</summary>
+    public string Description => _network.Description;
 
     /// <summary>Wraps a model (which the predictor then owns).</summary>
     public RoadPredictor(Fcn model, PredictionOptions options) : this(model, options, LowPrecisionCheck.Tolerance)
@@ -58,33 +64,25 @@ public sealed class RoadPredictor : IDisposable
     }
 
     internal RoadPredictor(Fcn model, PredictionOptions options, double lowPrecisionTolerance)
+        : this(new TorchRoadNetwork(model, options, lowPrecisionTolerance), options)
+    {
+    }
+
+    /// <summary>Predicts with <paramref name="network"/> (which the predictor then owns), whichever backend runs it.</summary>
+    public RoadPredictor(IRoadNetwork network, PredictionOptions options)
     {
         options = options with { BatchSize = Math.Max(1, options.BatchSize) };
-        Fcn.CheckFits(options.BatchSize, options.Height, options.Width, model.Options.WidthDivisor);
-        Options = options;
-        _device = Native.Devices.Resolve(options.Device);
-        var dtype = options.Precision switch
+        try
         {
-            "fp32" => ScalarType.Float32,
-            "bf16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"precision must be {string.Join(" or ", PredictionOptions.Precisions)}, not '{options.Precision}'"),
-        };
-        _model = model;
-        _model.to(_device).to(ScalarType.Float32).eval();
-        if (dtype != ScalarType.Float32)
-        {
-            var verdict = LowPrecisionCheck.Run(_model.Encoder, dtype, _device, tolerance: lowPrecisionTolerance);
-            if (verdict.Trusted)
-            {
-                _model.UseEncoderPrecision(dtype);
-            }
-            else
-            {
-                Warning = $"warning: {verdict}; predicting in fp32 instead";
-                Console.Error.WriteLine(Warning);
-                Options = options with { Precision = "fp32" };
-            }
+            Fcn.CheckFits(options.BatchSize, options.Height, options.Width, network.WidthDivisor);
         }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        _network = network;
+        Options = options with { Precision = network.Precision };
         _transform = Presets.Eval(options.Height, options.Width);
     }
 
@@ -92,10 +90,11 @@ public sealed class RoadPredictor : IDisposable
     public PredictionOptions Options { get; }
 
     /// <summary>Why the precision asked for was not used (also written to standard error), or null.</summary>
-    public string? Warning { get; }
+    public string? Warning => _network.Warning;
 
-    /// <summary>The model.</summary>
-    public Fcn Model => _model;
+    /// <summary>The TorchSharp model of the libtorch backend.</summary>
+    /// <exception cref="InvalidOperationException">Another backend runs the network.</exception>
+    public Fcn Model => (_network as TorchRoadNetwork)?.Model ?? throw new InvalidOperationException($"{_network.Description} has no TorchSharp model");
 
     /// <summary>
     /// Loads a run folder's <c>best.safetensors</c> (or any FCN checkpoint file) with <paramref name="options"/>,
@@ -103,13 +102,21 @@ public sealed class RoadPredictor : IDisposable
     /// </summary>
     public static RoadPredictor Load(string modelPath, PredictionOptions? options = null)
     {
-        var (model, _) = FcnCheckpoint.Load(CheckpointFile(modelPath));
-        return new RoadPredictor(model, options ?? DefaultOptions(modelPath));
+        options ??= DefaultOptions(modelPath);
+        return options.Backend switch
+        {
+            "libtorch" => new RoadPredictor(FcnCheckpoint.Load(CheckpointFile(modelPath)).Model, options),
+            "onnxruntime" => new RoadPredictor(Onnx.OnnxRoadNetwork.Load(modelPath, options), options),
+            _ => throw new ArgumentException($"backend must be {string.Join(" or ", PredictionOptions.Backends)}, not '{options.Backend}'"),
+        };
     }
 
     /// <summary>Options for a model: the network size is its run's training size (from <c>options.json</c>), else 160×576.</summary>
-    public static PredictionOptions DefaultOptions(string modelPath)
+    /// <remarks>For <paramref name="backend"/> onnxruntime, or unset and a <c>.onnx</c> file, ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork.DefaultOptions"/>).</remarks>
+    public static PredictionOptions DefaultOptions(string modelPath, string? backend = null)
     {
+        if (backend == "onnxruntime" || (backend is null && modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)))
+            return Onnx.OnnxRoadNetwork.DefaultOptions(modelPath);
         var run = new RunFolder(Path.GetDirectoryName(CheckpointFile(modelPath))!);
         return run.HasRun ? new PredictionOptions(run.ReadInfo().Options.Height, run.ReadInfo().Options.Width) : new PredictionOptions();
     }
@@ -143,10 +150,10 @@ public sealed class RoadPredictor : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var inputs = images.Select(image => Presets.EvalInput(_transform, image)).ToArray();
-        var batch = stack(inputs).to(_device);
-        var logits = _model.call(batch).to(ScalarType.Float32);
+        var batch = stack(inputs).to(_network.Device);
+        var logits = _network.Logits(batch);
         if (flip)
-            logits = logits.Plus(_model.call(batch.flip(3)).flip(3).to(ScalarType.Float32)).Over(2);
+            logits = logits.Plus(_network.Logits(batch.flip(3)).flip(3)).Over(2);
         var results = new List<RoadProbability>(images.Length);
         for (int i = 0; i < images.Length; i++)
         {
@@ -191,5 +198,5 @@ public sealed class RoadPredictor : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _model.Dispose();
+    public void Dispose() => _network.Dispose();
 }

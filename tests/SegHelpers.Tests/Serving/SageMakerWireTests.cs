@@ -165,7 +165,7 @@ public class SageMakerWireTests
             var running = Http.SendAsync(Invocation(server, Png(64, 24)));
             hold.WaitHeld(1);
             var waiting = Http.SendAsync(Invocation(server, Png(64, 24, seed: 2)));
-            await Task.Delay(300);
+            Assert.True(SpinWait.SpinUntil(() => server.InSystem >= 2, TimeSpan.FromSeconds(20)), $"{server.InSystem} of 2 requests admitted");
 
             var clock = Stopwatch.StartNew();
             await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
