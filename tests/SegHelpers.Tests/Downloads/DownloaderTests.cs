@@ -156,6 +156,13 @@ public class DownloaderTests
         ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick, verifying: new Recorder(hashed));
         Assert.Equal(before, hashed.Count); // the record matched: not hashed again
 
+        var written = File.GetLastWriteTimeUtc(file);
+        using (var stream = File.Open(file, FileMode.Append))
+            stream.WriteByte(0);
+        File.SetLastWriteTimeUtc(file, written); // another size with the recorded time: the size alone says it changed
+        Assert.False(Downloader.IsVerified(file, name[6..14]));
+        File.WriteAllBytes(file, bytes);
+
         File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(-5)); // touched: its record no longer holds
         Assert.False(Downloader.IsVerified(file, name[6..14]));
         ImageNetVgg16.Fetch(dir.Path, server.Url(name), options: Quick, verifying: new Recorder(hashed));

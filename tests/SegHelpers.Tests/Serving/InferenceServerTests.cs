@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -239,8 +240,12 @@ public class InferenceServerTests
         HttpResponseMessage refused;
         try
         {
-            using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(20)); // "at once": not after the requests ahead of it
+            using var soon = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var clock = Stopwatch.StartNew();
             refused = await Http.SendAsync(Invocation(server, Png(64, 24, seed: 3)), soon.Token);
+            // "At once": while both requests ahead of it are still held, not after them (a hold that ends makes this 20 s).
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the 429 took {clock.Elapsed.TotalSeconds:F1} s");
+            Assert.False(running.IsCompleted || waiting.IsCompleted, "the requests ahead were still held when the 429 came");
         }
         finally
         {
