@@ -59,8 +59,11 @@ public static class ChannelsLastCheck
         Tensor Run(Tensor x) => conv is not null
             ? F.conv2d(x, conv.weight!, conv.bias, [kind.Stride], [kind.Padding])
             : F.max_pool2d(x, [kind.Kernel], [kind.Stride], [kind.Padding]);
+        var channelsLastInput = Fcn.ChannelsLast(input);
+        if (channelsLastInput.stride(1) != 1 || input.stride(1) == 1)
+            throw new InvalidOperationException($"the channels-last check compares NHWC with NCHW, but ran strides [{string.Join(", ", channelsLastInput.stride())}] against [{string.Join(", ", input.stride())}]");
         var nchw = Run(input).to(ScalarType.Float64);
-        var channelsLast = Run(Fcn.ChannelsLast(input)).to(ScalarType.Float64);
+        var channelsLast = Run(channelsLastInput).to(ScalarType.Float64);
         return new LayerCheck(kind, LowPrecisionCheck.RelativeError(channelsLast, nchw), double.NaN, double.NaN);
     }
 }

@@ -151,6 +151,10 @@ public class FcnTests
         var image = rand(1, 3, 64, 96);
 
         var verdict = ChannelsLastCheck.Run(model.Encoder);
+        var layout = Fcn.ChannelsLast(image);
+
+        Assert.Equal(1, layout.stride(1)); // what the check runs against NCHW is NHWC in memory
+        Assert.Equal(64 * 96, image.stride(1));
 
         Assert.Equal(LowPrecisionCheck.KindsIn(model.Encoder), verdict.Layers.Select(l => l.Kind));
         Assert.Contains(verdict.Layers, l => l.Kind.Op == "max_pool2d");
