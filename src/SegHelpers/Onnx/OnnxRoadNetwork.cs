@@ -110,16 +110,39 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
             return defaults;
         try
         {
-            using var session = new InferenceSession(path);
-            if (session.ModelMetadata.CustomMetadataMap.TryGetValue("seg.input_size", out var size) && size.Split('x') is [var h, var w] &&
+            if (Metadata(path).TryGetValue("seg.input_size", out var size) && size.Split('x') is [var h, var w] &&
                 int.TryParse(h, out int height) && int.TryParse(w, out int width))
                 return defaults with { Height = height, Width = width };
         }
-        catch (OnnxRuntimeException)
+        catch (Google.Protobuf.InvalidProtocolBufferException)
         {
             // Load says what is wrong with the file.
         }
         return defaults;
+    }
+
+    /// <summary>
+    /// The file's <c>metadata_props</c>, read without loading the model: every other top-level field (the graph and its weights)
+    /// is skipped, so the file is not parsed or optimised twice before <see cref="Load"/>.
+    /// </summary>
+    static Dictionary<string, string> Metadata(string path)
+    {
+        using var file = File.OpenRead(path);
+        using var input = new Google.Protobuf.CodedInputStream(file);
+        var metadata = new Dictionary<string, string>();
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            if (Google.Protobuf.WireFormat.GetTagFieldNumber(tag) != global::Onnx.ModelProto.MetadataPropsFieldNumber)
+            {
+                input.SkipLastField();
+                continue;
+            }
+            var entry = new global::Onnx.StringStringEntryProto();
+            input.ReadMessage(entry);
+            metadata[entry.Key] = entry.Value;
+        }
+        return metadata;
     }
 
     /// <inheritdoc />

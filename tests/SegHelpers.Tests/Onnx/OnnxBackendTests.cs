@@ -61,6 +61,22 @@ public class OnnxBackendTests
     }
 
     [Fact]
+    public void A_run_exported_to_onnx_predicts_at_its_training_size_by_default()
+    {
+        using var dir = new TempDir();
+        string data = Kitti.Synthetic(dir, count: 8, height: 40, width: 128);
+        var trained = Seg.Run("train", "--data", data, "--out", dir["run"], "--epochs", "1", "--size", "32x96", "--width-divisor", "4", "--batch-size", "2", "--device", "cpu");
+        Assert.True(trained.Exit == 0, trained.Err);
+        var exported = Seg.Run("weights", "export", dir["run/best.safetensors"], "--out", dir["run.onnx"], "--format", "onnx");
+        Assert.True(exported.Exit == 0, exported.Err);
+
+        var (exit, _, stderr) = Seg.Run("predict", "--model", dir["run.onnx"], "--input", Path.Combine(data, "testing", "image_2"), "--out", dir["out"]);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("at 32×96 in fp32 on cpu", stderr);
+    }
+
+    [Fact]
     public void Eval_on_onnx_runtime_gives_libtorchs_figures()
     {
         using var dir = new TempDir();
