@@ -191,7 +191,6 @@ public sealed class InferenceServer : IAsyncDisposable
         try
         {
             var clock = Stopwatch.StartNew();
-            TorchNative.EnsureLoadable();
             var defaults = RoadPredictor.DefaultOptions(_options.Model, _options.Backend);
             var options = defaults with { Device = _options.Device, Precision = _options.Precision, BatchSize = 1, Backend = _options.Backend ?? defaults.Backend };
             if (_options.Size is var (h, w))

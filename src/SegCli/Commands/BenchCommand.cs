@@ -31,13 +31,26 @@ static class BenchCommand
         var soak = new Option<double>("--serve-soak") { HelpName = "MINUTES", Description = "With --serve: then this many minutes of mixed valid, bomb, truncated and slow requests: answers, 5xx, memory every 30 s." };
         var bombSize = new Option<string>("--serve-bomb") { DefaultValueFactory = _ => "4000x4000", HelpName = "HxW", Description = "With --serve-hostile and --serve-soak: the black PNG's size once decoded (default 4000x4000, 16 megapixels)." };
         var serveArgs = new Option<string?>("--serve-args") { Description = "With --serve: more options for seg serve, space-separated (e.g. \"--max-megapixels 16\")." };
+        var backend = new Option<string?>("--backend")
+        {
+            HelpName = "libtorch,onnxruntime",
+            Description = "Instead of the grid, fp32 inference on ONNX Runtime against libtorch, each in a process of its own with equal threads, passes alternated: " +
+                          "images/s and peak memory per --points, seg serve's cold start (--cold-starts), ONNX Runtime's profiler by operator. --model RUN uses its weights.",
+        };
+        var points = new Option<string?>("--points") { HelpName = "HxW:B,…", Description = "With --backend: sizes and their batch (default 160x576:4,375x1242:1)." };
+        var threads = new Option<int>("--threads") { Description = "With --backend: threads for both runtimes (default: one per logical core)." };
+        var coldStarts = new Option<int>("--cold-starts") { DefaultValueFactory = _ => 2, Description = "With --backend: seg serve starts per backend (0 skips them)." };
+        var worker = new Option<string?>("--backend-worker") { Hidden = true };
         var device = Cli.DeviceOption();
         var command = new Command("bench", "Measure FCN-8s training and inference throughput, the data pipeline and memory; medians of repeated runs.")
         {
-            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, hostile, soak, bombSize, serveArgs, device,
+            json, quick, sizes, batches, divisor, repeats, warmup, noTrain, noBf16, model, data, modelOnly, profile, markdown, serve, serveImage, serveRequests, serveMemory, hostile, soak, bombSize, serveArgs, backend, points, threads, coldStarts, worker, device,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
+            if (parse.GetValue(worker) is { } workerBackend)
+                return BackendWorker.Run(workerBackend, parse.GetValue(model) ?? throw new ArgumentException("--backend-worker needs --model"),
+                    parse.GetValue(threads) > 0 ? parse.GetValue(threads) : Environment.ProcessorCount, Console.In, Console.Out);
             var o = parse.GetValue(quick) ? BenchOptions.Quick : BenchOptions.Default;
             if (parse.GetValue(sizes) is { } s)
                 o = o with { Sizes = [.. s.Split(',').Select(Cli.ParseSize)] };
@@ -59,10 +72,12 @@ static class BenchCommand
             if (parse.GetValue(serve) is { } served)
                 return RunServe(served, parse.GetValue(serveImage), parse.GetValue(serveRequests), parse.GetValue(serveMemory), parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(markdown),
                     ParseCounts(parse.GetValue(hostile)), parse.GetValue(soak), Cli.ParseSize(parse.GetValue(bombSize)!), parse.GetValue(serveArgs)?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []);
+            if (parse.GetValue(backend) is { } backends)
+                return RunBackends(backends, parse.GetValue(points), parse.GetValue(model), o, parse.GetValue(threads), parse.GetValue(coldStarts), parse.GetValue(json), parse.GetValue(markdown));
             if (parse.GetValue(profile))
                 return RunProfile(o, parse.GetValue(repeats) ?? 3, parse.GetValue(json), parse.GetValue(markdown));
             if (parse.GetValue(markdown) is not null)
-                throw new ArgumentException("--markdown goes with --profile or --serve");
+                throw new ArgumentException("--markdown goes with --profile, --serve or --backend");
             var report = Bench.Run(o, line => Console.WriteLine(line));
             var figures = report.Figures.ToList();
             if (parse.GetValue(model) is { } run)
@@ -144,6 +159,41 @@ static class BenchCommand
 
     /// <summary>Before a burst: long enough for the server to have released the memory of what came before.</summary>
     static readonly TimeSpan InferenceServerIdle = TimeSpan.FromSeconds(4);
+
+    static int RunBackends(string backends, string? pointsText, string? model, BenchOptions o, int threads, int coldStarts, string? json, string? markdown)
+    {
+        var names = backends.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order().ToArray();
+        if (!names.SequenceEqual(["libtorch", "onnxruntime"]))
+            throw new ArgumentException($"--backend '{backends}': the comparison runs libtorch,onnxruntime (both, side by side)");
+        var points = pointsText is null ? BackendComparisonOptions.DefaultPoints : [.. pointsText.Split(',').Select(ParsePoint)];
+        var report = BackendComparison.Run(new BackendComparisonOptions(points, model, o.WidthDivisor, o.Warmup, o.Repeats, threads, coldStarts, o.Device),
+            line => Console.WriteLine(line));
+        string tables = report.ToMarkdown();
+        Console.WriteLine();
+        Console.Write(tables);
+        if (json is not null)
+        {
+            SegHelpers.AtomicFile.WriteText(json, System.Text.Json.JsonSerializer.Serialize(report, new System.Text.Json.JsonSerializerOptions { WriteIndented = true, IncludeFields = true }));
+            Console.WriteLine($"wrote {json}");
+        }
+        if (markdown is not null)
+        {
+            SegHelpers.AtomicFile.WriteText(markdown, tables);
+            Console.WriteLine($"wrote {markdown}");
+        }
+        return 0;
+    }
+
+    static (int Height, int Width, int Batch) ParsePoint(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length == 2 && int.TryParse(parts[1], out int batch) && batch > 0)
+        {
+            var (h, w) = Cli.ParseSize(parts[0]);
+            return (h, w, batch);
+        }
+        throw new ArgumentException($"--points: '{text}' is not HxW:BATCH, e.g. 375x1242:1");
+    }
 
     static int RunProfile(BenchOptions o, int repeats, string? json, string? markdown)
     {

@@ -50,7 +50,7 @@ static class Cli
             var e = caught is AggregateException { InnerExceptions.Count: > 0 } many ? many.InnerExceptions[0] : caught;
             var (code, message) = e switch
             {
-                BadInputException or ArgumentException => (BadInput, e.Message),
+                BadInputException or ArgumentException or SegHelpers.Native.LibtorchMissingException => (BadInput, e.Message),
                 UnauthorizedAccessException or DirectoryNotFoundException => (BadInput, $"{e.Message} (choose a folder this user can write)"),
                 SegHelpers.Training.TrainingFailedException => (Failed, e.Message),
                 IOException => (Failed, $"{e.Message}{(AtomicFile.IsDiskFull(e) ? " (the disk is full: free space or write elsewhere; finished files were written atomically and are intact)" : "")}"),

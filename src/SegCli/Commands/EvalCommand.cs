@@ -2,7 +2,6 @@ using System.CommandLine;
 using SegHelpers;
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
-using SegHelpers.Native;
 using SegHelpers.Training;
 
 namespace SegCli.Commands;
@@ -58,7 +57,6 @@ static class EvalCommand
             }
             else
             {
-                TorchNative.EnsureLoadable();
                 var options = RoadPredictor.DefaultOptions(modelPath!, parse.GetValue(backend)) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, Device = parse.GetValue(device)! };
                 options = options with { Backend = parse.GetValue(backend) ?? options.Backend };
                 if (parse.GetValue(size) is { } s)

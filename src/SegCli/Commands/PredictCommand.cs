@@ -2,7 +2,6 @@ using System.CommandLine;
 using SegHelpers;
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
-using SegHelpers.Native;
 
 namespace SegCli.Commands;
 
@@ -54,8 +53,6 @@ static class PredictCommand
             }
             var files = new PredictionFiles(Path.Combine(outDir, "probs"), Path.Combine(outDir, "masks"),
                 parse.GetValue(overlay) ? Path.Combine(outDir, "overlays") : null, KittiNames: parse.GetValue(kitti));
-
-            TorchNative.EnsureLoadable();
             string modelPath = parse.GetValue(model)!;
             var options = RoadPredictor.DefaultOptions(modelPath, parse.GetValue(backend)) with { Flip = parse.GetValue(flip), Precision = parse.GetValue(precision)!, BatchSize = parse.GetValue(batch), Device = parse.GetValue(device)! };
             options = options with { Backend = parse.GetValue(backend) ?? options.Backend };

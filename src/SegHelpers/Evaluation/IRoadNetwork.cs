@@ -1,19 +1,19 @@
-using static TorchSharp.torch;
+using SegHelpers.Data;
 
 namespace SegHelpers.Evaluation;
 
 /// <summary>
-/// The network behind a <see cref="RoadPredictor"/>: normalised images [N, 3, H, W] in, fp32 logits [N, classes, H, W] out.
-/// libtorch's (<see cref="TorchRoadNetwork"/>) and ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork"/>) backends implement it;
-/// the predictor's resizing, flip averaging, upsampling and quantisation are the same for both.
+/// The network behind a <see cref="RoadPredictor"/>, with its input and output steps: images of any size in, road probability maps
+/// at their own sizes out. libtorch's (<see cref="TorchRoadNetwork"/>) and ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork"/>, which
+/// does the same steps in managed code and runs without libtorch) backends implement it.
 /// </summary>
 public interface IRoadNetwork : IDisposable
 {
     /// <summary>One line for people: the model and what runs it.</summary>
     string Description { get; }
 
-    /// <summary>Where the batches and logits live.</summary>
-    Device Device { get; }
+    /// <summary>Where the network runs: <c>cpu</c>, <c>cuda:0</c>.</summary>
+    string Device { get; }
 
     /// <summary>The precision actually used.</summary>
     string Precision { get; }
@@ -24,6 +24,9 @@ public interface IRoadNetwork : IDisposable
     /// <summary>The model's channel divisor (1 = VGG16), for the memory check of an input size.</summary>
     int WidthDivisor { get; }
 
-    /// <summary>fp32 logits of a batch on <see cref="Device"/>.</summary>
-    Tensor Logits(Tensor batch);
+    /// <summary>
+    /// One pass over <paramref name="images"/>: each resized to <paramref name="height"/>×<paramref name="width"/> and normalised, the
+    /// logits averaged with those of the mirrored batch when <paramref name="flip"/>, resized back to the image's size, softmax, × 255.
+    /// </summary>
+    IReadOnlyList<RoadProbability> Predict(IReadOnlyList<RgbImage> images, int height, int width, bool flip);
 }

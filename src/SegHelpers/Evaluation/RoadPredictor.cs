@@ -50,10 +50,9 @@ public sealed record RoadProbability(int Width, int Height, byte[] Values)
 public sealed class RoadPredictor : IDisposable
 {
     readonly IRoadNetwork _network;
-    readonly IPairedTransform _transform;
 
     /// <summary>Where the model runs, as <see cref="PredictionOptions.Device"/> resolved it (<c>cpu</c>, <c>cuda:0</c>).</summary>
-    public string Device => _network.Device.ToString();
+    public string Device => _network.Device;
 
     /// <summary>The model and what runs it, in one line.</summary>
     public string Description => _network.Description;
@@ -83,7 +82,6 @@ public sealed class RoadPredictor : IDisposable
         }
         _network = network;
         Options = options with { Precision = network.Precision };
-        _transform = Presets.Eval(options.Height, options.Width);
     }
 
     /// <summary>The options in use; <see cref="PredictionOptions.Precision"/> is the one actually used.</summary>
@@ -105,21 +103,32 @@ public sealed class RoadPredictor : IDisposable
         options ??= DefaultOptions(modelPath);
         return options.Backend switch
         {
-            "libtorch" => new RoadPredictor(FcnCheckpoint.Load(CheckpointFile(modelPath)).Model, options),
+            "libtorch" => LoadTorch(modelPath, options),
             "onnxruntime" => new RoadPredictor(Onnx.OnnxRoadNetwork.Load(modelPath, options), options),
             _ => throw new ArgumentException($"backend must be {string.Join(" or ", PredictionOptions.Backends)}, not '{options.Backend}'"),
         };
+    }
+
+    static RoadPredictor LoadTorch(string modelPath, PredictionOptions options)
+    {
+        TorchNative.EnsureLoadable();
+        return new RoadPredictor(FcnCheckpoint.Load(CheckpointFile(modelPath)).Model, options);
     }
 
     /// <summary>Options for a model: the network size is its run's training size (from <c>options.json</c>), else 160×576.</summary>
     /// <remarks>For <paramref name="backend"/> onnxruntime, or unset and a <c>.onnx</c> file, ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork.DefaultOptions"/>).</remarks>
     public static PredictionOptions DefaultOptions(string modelPath, string? backend = null)
     {
-        if (backend == "onnxruntime" || (backend is null && modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)))
+        if (backend == "onnxruntime" || (backend is null && IsOnnx(modelPath)))
             return Onnx.OnnxRoadNetwork.DefaultOptions(modelPath);
         var run = new RunFolder(Path.GetDirectoryName(CheckpointFile(modelPath))!);
         return run.HasRun ? new PredictionOptions(run.ReadInfo().Options.Height, run.ReadInfo().Options.Width) : new PredictionOptions();
     }
+
+    /// <summary>A <c>.onnx</c> file, or a folder holding one and no checkpoint.</summary>
+    static bool IsOnnx(string modelPath) =>
+        modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ||
+        (Directory.Exists(modelPath) && !File.Exists(new RunFolder(modelPath).BestCheckpoint) && Directory.EnumerateFiles(modelPath, "*.onnx").Any());
 
     static string CheckpointFile(string modelPath)
     {
@@ -145,32 +154,7 @@ public sealed class RoadPredictor : IDisposable
                 yield return result;
     }
 
-    List<RoadProbability> PredictBatch(RgbImage[] images, bool flip)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var inputs = images.Select(image => Presets.EvalInput(_transform, image)).ToArray();
-        var batch = stack(inputs).to(_network.Device);
-        var logits = _network.Logits(batch);
-        if (flip)
-            logits = logits.Plus(_network.Logits(batch.flip(3)).flip(3)).Over(2);
-        var results = new List<RoadProbability>(images.Length);
-        for (int i = 0; i < images.Length; i++)
-        {
-            // At the image's own size these tensors are the largest the predictor makes (16 bytes a pixel at the peak), so
-            // each is freed as soon as the next exists instead of at the end of the scope.
-            using var bytes = FullSizeRoadBytes(logits[i].unsqueeze(0), images[i].Height, images[i].Width);
-            results.Add(new RoadProbability(images[i].Width, images[i].Height, bytes.data<byte>().ToArray()));
-        }
-        return results;
-    }
-
-    static Tensor FullSizeRoadBytes(Tensor logits, int height, int width)
-    {
-        using var full = nn.functional.interpolate(logits, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
-        using var bytes = RoadBytes(full, inPlace: true);
-        return bytes[0].cpu().DetachFromDisposeScope();
-    }
+    IReadOnlyList<RoadProbability> PredictBatch(RgbImage[] images, bool flip) => _network.Predict(images, Options.Height, Options.Width, flip);
 
     /// <summary>
     /// Logits [N, C, H, W] as 8-bit road probabilities [N, H, W]: softmax, road channel, × 255, rounded, the way KITTI
@@ -178,7 +162,7 @@ public sealed class RoadPredictor : IDisposable
     /// </summary>
     public static Tensor RoadBytes(Tensor logits) => RoadBytes(logits, inPlace: false);
 
-    static Tensor RoadBytes(Tensor logits, bool inPlace)
+    internal static Tensor RoadBytes(Tensor logits, bool inPlace)
     {
         if (!inPlace)
             return logits.softmax(1)[.., RoadLabel.Road].Times(255).round().Clamped(0, 255).to(ScalarType.Byte);

@@ -55,10 +55,36 @@ public static class FastAllocator
 
     /// <summary>What this process runs on, in one line (for <c>seg info</c> and logs).</summary>
     public static string Describe() =>
-        Active ? $"jemalloc ({Environment.GetEnvironmentVariable("MALLOC_CONF") ?? "its defaults"})"
+        Active ? $"jemalloc ({JemallocSettings() ?? (Environment.GetEnvironmentVariable("MALLOC_CONF") ?? "its defaults") + ", as asked: jemalloc did not answer mallctl"})"
         : SystemChosen ? $"glibc's defaults ({ChoiceVariable}=system)"
         : _glibcTuned ? "glibc, tuned in-process (no mmap for large blocks, no trimming, one arena); jemalloc is faster: " + InstallHint
         : "glibc's defaults";
+
+    /// <summary>
+    /// The settings the running jemalloc reports through <c>mallctl</c> (<c>opt.dirty_decay_ms</c>, <c>opt.muzzy_decay_ms</c>,
+    /// <c>opt.background_thread</c>) in <see cref="Config"/>'s form; null where jemalloc is not mapped or does not answer. A setting
+    /// jemalloc rejected (it prints <c>&lt;jemalloc&gt;: Invalid conf pair</c> and goes on) shows here as its default.
+    /// </summary>
+    public static unsafe string? JemallocSettings()
+    {
+        if (MappedLibrary() is not { } library || !NativeLibrary.TryLoad(library, out var handle))
+            return null;
+        if (!NativeLibrary.TryGetExport(handle, "mallctl", out var export))
+            return null;
+        var mallctl = (delegate* unmanaged<byte*, void*, nuint*, void*, nuint, int>)export;
+        long Read(string name, int size)
+        {
+            var bytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+            long value = 0;
+            nuint length = (nuint)size;
+            fixed (byte* key = bytes)
+                return mallctl(key, &value, &length, null, 0) == 0 ? (size == 1 ? (byte)value : value) : long.MinValue;
+        }
+        long dirty = Read("opt.dirty_decay_ms", sizeof(long)), muzzy = Read("opt.muzzy_decay_ms", sizeof(long)), background = Read("opt.background_thread", 1);
+        if (dirty == long.MinValue || muzzy == long.MinValue || background == long.MinValue)
+            return null;
+        return $"dirty_decay_ms:{dirty},muzzy_decay_ms:{muzzy},background_thread:{(background != 0 ? "true" : "false")}";
+    }
 
     /// <summary>What to install for jemalloc, per distribution.</summary>
     public const string InstallHint = "apt-get install libjemalloc2 (Debian, Ubuntu) or dnf install jemalloc (Amazon Linux)";

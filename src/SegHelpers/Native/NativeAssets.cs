@@ -10,15 +10,18 @@ namespace SegHelpers.Native;
 /// </summary>
 static class NativeAssets
 {
-    /// <summary>Resolves <paramref name="library"/> for <paramref name="assembly"/> from its runtimes folder when the file is there.</summary>
-    public static void PreferRuntimesFolder(Assembly assembly, string library)
+    /// <summary>
+    /// Resolves <paramref name="library"/> (the name the assembly's imports use) for <paramref name="assembly"/> from its runtimes
+    /// folder when the file (<paramref name="fileName"/>, else the name with <c>.so</c>) is there.
+    /// </summary>
+    public static void PreferRuntimesFolder(Assembly assembly, string library, string? fileName = null)
     {
         if (!OperatingSystem.IsLinux() || !RuntimeInformation.ProcessArchitecture.Equals(Architecture.X64))
             return;
         string? folder = Path.GetDirectoryName(assembly.Location);
         if (string.IsNullOrEmpty(folder))
             return;
-        string file = Path.Combine(folder, "runtimes", "linux-x64", "native", library + ".so");
+        string file = Path.Combine(folder, "runtimes", "linux-x64", "native", fileName ?? library + ".so");
         try
         {
             NativeLibrary.SetDllImportResolver(assembly, (name, _, _) =>

@@ -14,6 +14,10 @@ public static class TorchNative
     static readonly object Gate = new();
     static bool _done;
 
+    /// <summary>The TorchBackend this library was built with: <c>cpu</c>, <c>cuda</c> or <c>none</c> (ONNX Runtime only).</summary>
+    public static string Backend { get; } =
+        typeof(TorchNative).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "SegTorchBackend")?.Value ?? "cpu";
+
     /// <summary>
     /// Patches every copy of libLibTorchSharp.so that TorchSharp may load, loads libtorch, and lets SkiaSharp find its
     /// native library beside it (for notebook kernels that reference the build output by path), and switches off NNPACK where
@@ -49,7 +53,14 @@ public static class TorchNative
             }
             else
             {
-                torch.InitializeDeviceType(DeviceType.CPU);
+                try
+                {
+                    torch.InitializeDeviceType(DeviceType.CPU);
+                }
+                catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+                {
+                    throw new LibtorchMissingException(Backend, e);
+                }
             }
             Nnpack.DisableWhereUnsupported();
             _done = true;

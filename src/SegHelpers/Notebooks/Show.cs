@@ -102,4 +102,13 @@ public static class Show
     /// <summary>The <paramref name="count"/> images with the lowest road IoU, drawn with their errors (missed road red, false road blue).</summary>
     public static HtmlView Worst(RoadPredictor predictor, EvaluationReport report, int count = 4, int width = 560) =>
         Gallery(RoadEvaluation.WorstOverlays(predictor, report, count).Select(w => (PngImage.From(w.Overlay.ScaledToWidth(width)), $"{w.Score.Id}: road IoU {w.Score.RoadIoU:F3}")));
+
+    /// <summary>libtorch's and ONNX Runtime's predictions of one image side by side, and their difference map (× 64), captioned with its largest value.</summary>
+    public static HtmlView OnnxAgreement(Onnx.OnnxAgreement agreement, RgbImage image, int width = 400) =>
+        new(Gallery([
+            (PngImage.From(Overlay.Road(image, agreement.Libtorch).ScaledToWidth(width)), "libtorch (TorchSharp)"),
+            (PngImage.From(Overlay.Road(image, agreement.OnnxRuntime).ScaledToWidth(width)), $"ONNX Runtime, {Path.GetFileName(agreement.OnnxFile)}"),
+            (PngImage.From(agreement.DifferenceImage().ScaledToWidth(width)), "|difference| × 64"),
+        ]).Html + $"<p>Largest difference: <b>{agreement.LargestDifference}</b> of 255 levels; {agreement.PixelsDiffering:N0} of {agreement.Libtorch.Values.Length:N0} pixels differ at all, " +
+           $"{agreement.MaskPixelsDiffering:N0} change side at p ≥ 0.5.</p>");
 }

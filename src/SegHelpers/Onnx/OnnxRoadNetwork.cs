@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
+using SegHelpers.Data;
 using SegHelpers.Evaluation;
-using static TorchSharp.torch;
 
 namespace SegHelpers.Onnx;
 
@@ -14,10 +14,11 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
     readonly RunOptions _run = new();
     readonly string _provider;
 
-    OnnxRoadNetwork(InferenceSession session, string provider, string? warning)
+    OnnxRoadNetwork(InferenceSession session, string provider, string device, string? warning)
     {
         _session = session;
         _provider = provider;
+        Device = device;
         Warning = warning;
         var metadata = session.ModelMetadata.CustomMetadataMap;
         WidthDivisor = metadata.TryGetValue("seg.width_divisor", out var d) && int.TryParse(d, out int divisor) && divisor > 0 ? divisor : 1;
@@ -31,7 +32,7 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
     public string Description => $"{Variant}, width ÷{WidthDivisor}, ONNX Runtime {_provider}";
 
     /// <inheritdoc />
-    public Device Device => CPU;
+    public string Device { get; }
 
     /// <inheritdoc />
     public string Precision => "fp32";
@@ -48,9 +49,9 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
     /// </summary>
     public static OnnxRoadNetwork Load(string path, PredictionOptions options)
     {
-        string file = Path.GetFullPath(path);
+        string file = ModelFile(path);
         if (Directory.Exists(file))
-            throw new BadInputException(file, "is a folder; the onnxruntime backend takes a .onnx file",
+            throw new BadInputException(file, "is a folder without a .onnx file; the onnxruntime backend takes a .onnx file (or a folder holding one, as SageMaker unpacks model.tar.gz)",
                 $"export the run first: `seg weights export {Path.Combine(path, "best.safetensors")} --out model.onnx --format onnx`");
         if (!File.Exists(file))
             throw new BadInputException(file, "not found", "pass a .onnx file written by `seg weights export MODEL --out FILE.onnx --format onnx`");
@@ -60,8 +61,11 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         if (device != "auto" && device != "cpu" && device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new ArgumentException($"device '{options.Device}' is not auto, cpu, cuda or cuda:N");
 
+        // A notebook kernel that references SegHelpers.dll by path has no deps.json to say where libonnxruntime.so is.
+        Native.NativeAssets.PreferRuntimesFolder(typeof(InferenceSession).Assembly, "onnxruntime", "libonnxruntime.so");
+        QuietEnvironment();
         var session = new SessionOptions { IntraOpNumThreads = Environment.ProcessorCount, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        string provider = "CPUExecutionProvider";
+        string provider = "CPUExecutionProvider", runsOn = "cpu";
         string? warning = null;
         if (device != "cpu")
         {
@@ -70,13 +74,13 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
             {
                 session.AppendExecutionProvider_CUDA(id);
                 provider = $"CUDAExecutionProvider (device {id})";
+                runsOn = $"cuda:{id}";
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
             {
                 if (device != "auto")
                 {
-                    warning = $"note: ONNX Runtime's CUDA provider is not available here ({FirstLine(e.Message)}); running on the CPU. " +
-                              "On a GPU host reference Microsoft.ML.OnnxRuntime.Gpu.Linux instead of Microsoft.ML.OnnxRuntime";
+                    warning = $"note: ONNX Runtime's CUDA provider is not available here: {WhyNoCuda(e)}; running on the CPU";
                     Console.Error.WriteLine(warning);
                 }
             }
@@ -99,13 +103,29 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
             throw new BadInputException(file, $"takes {found} and gives {string.Join(", ", opened.OutputMetadata.Keys)}, not an input 'image' [N, 3, H, W] and an output 'logits'",
                 "use a model written by `seg weights export MODEL --out FILE.onnx --format onnx`");
         }
-        return new OnnxRoadNetwork(opened, provider, warning);
+        return new OnnxRoadNetwork(opened, provider, runsOn, warning);
+    }
+
+    /// <summary>The model file <paramref name="path"/> names: itself, or the one <c>.onnx</c> file in a folder (such as SageMaker's <c>/opt/ml/model</c>).</summary>
+    public static string ModelFile(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (!Directory.Exists(full))
+            return full;
+        var models = Directory.GetFiles(full, "*.onnx");
+        return models.Length switch
+        {
+            1 => models[0],
+            0 => full,
+            _ => throw new BadInputException(full, $"holds {models.Length} .onnx files ({string.Join(", ", models.Select(Path.GetFileName))})", "pass the one to serve"),
+        };
     }
 
     /// <summary>Options for a <c>.onnx</c> file: its run's training size where the export recorded it (<c>seg.input_size</c>), else 160×576.</summary>
     public static PredictionOptions DefaultOptions(string path)
     {
         var defaults = new PredictionOptions(Backend: "onnxruntime");
+        path = ModelFile(path);
         if (!File.Exists(path))
             return defaults;
         try
@@ -146,17 +166,74 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
     }
 
     /// <inheritdoc />
-    public Tensor Logits(Tensor batch)
+    public IReadOnlyList<RoadProbability> Predict(IReadOnlyList<RgbImage> images, int height, int width, bool flip)
     {
-        using var cpu = batch.to(ScalarType.Float32).cpu().contiguous();
-        float[] data = cpu.data<float>().ToArray();
-        using var value = OrtValue.CreateTensorValueFromMemory(data, [.. cpu.shape]);
+        int plane = 3 * height * width;
+        var input = new float[images.Count * plane];
+        Parallel.For(0, images.Count, i => ManagedTransforms.EvalInput(images[i], height, width, input.AsSpan(i * plane, plane)));
+        float[] logits = Logits(input, images.Count, height, width);
+        if (flip)
+        {
+            var mirrored = new float[input.Length];
+            Parallel.For(0, images.Count, i => ManagedTransforms.EvalInput(images[i], height, width, mirrored.AsSpan(i * plane, plane), mirror: true));
+            float[] back = Logits(mirrored, images.Count, height, width);
+            for (int row = 0; row < logits.Length / width; row++)
+                for (int x = 0; x < width; x++)
+                    logits[row * width + x] = (logits[row * width + x] + back[row * width + width - 1 - x]) / 2;
+        }
+        int classes = 2 * height * width;
+        var results = new RoadProbability[images.Count];
+        for (int i = 0; i < images.Count; i++)
+            results[i] = new RoadProbability(images[i].Width, images[i].Height,
+                ManagedTransforms.RoadBytes(logits.AsSpan(i * classes, classes), height, width, images[i].Height, images[i].Width));
+        return results;
+    }
+
+    /// <summary>Logits [N, 2, H, W] of a normalised batch [N, 3, H, W].</summary>
+    float[] Logits(float[] batch, int n, int height, int width)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(batch, [n, 3, height, width]);
         using var outputs = _session.Run(_run, ["image"], [value], ["logits"]);
         long[] shape = outputs[0].GetTensorTypeAndShape().Shape;
-        return tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray()).reshape(shape);
+        if (shape is not [_, 2, _, _] || shape[0] != n || shape[2] != height || shape[3] != width)
+            throw new InvalidOperationException($"the model gave logits [{string.Join(", ", shape)}] for an input [{n}, 3, {height}, {width}]; expected [{n}, 2, {height}, {width}]");
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>What the CUDA provider lacks: its package (the CPU build is referenced), or the CUDA libraries it links.</summary>
+    static string WhyNoCuda(Exception e)
+    {
+        string folder = Path.GetDirectoryName(typeof(OnnxRoadNetwork).Assembly.Location) ?? ".";
+        bool providerThere = File.Exists(Path.Combine(folder, "libonnxruntime_providers_cuda.so")) ||
+                             File.Exists(Path.Combine(folder, "runtimes", "linux-x64", "native", "libonnxruntime_providers_cuda.so"));
+        if (!providerThere)
+            return "this build has ONNX Runtime's CPU package; build with -p:OnnxRuntimeGpu=true for Microsoft.ML.OnnxRuntime.Gpu.Linux";
+        var missing = CudaLibraries.Where(name => !System.Runtime.InteropServices.NativeLibrary.TryLoad(name, out _)).ToList();
+        return missing.Count > 0
+            ? $"{string.Join(", ", missing)} not found (ONNX Runtime {OrtEnv.Instance().GetVersionString()}'s CUDA build needs the CUDA 13 runtime, cuBLAS, cuRAND and cuDNN 9 on the library path, and an NVIDIA driver)"
+            : FirstLine(e.Message);
+    }
+
+    /// <summary>The CUDA libraries ONNX Runtime 1.32's CUDA provider links (readelf -d libonnxruntime_providers_cuda.so).</summary>
+    static readonly string[] CudaLibraries = ["libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10"];
+
+    /// <summary>
+    /// ONNX Runtime's own log goes to standard error in colour from warnings up (a failed CUDA provider logs a screenful); seg says
+    /// what matters in one line, so the log shows fatal errors only unless <c>SEG_DEBUG=1</c>.
+    /// </summary>
+    static void QuietEnvironment()
+    {
+        if (OrtEnv.IsCreated)
+            return;
+        var options = new EnvironmentCreationOptions
+        {
+            logId = "seg",
+            logLevel = Environment.GetEnvironmentVariable("SEG_DEBUG") == "1" ? OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING : OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+        };
+        OrtEnv.CreateInstanceWithOptions(ref options);
+    }
 
     /// <inheritdoc />
     public void Dispose()

@@ -60,10 +60,12 @@ public sealed partial class ServerProcess : IDisposable
 
     /// <summary>
     /// Starts <c>seg serve --model <paramref name="model"/> --host 127.0.0.1 --port 0</c> plus <paramref name="arguments"/>
-    /// and returns once <c>/ping</c> answers 200. <paramref name="segDll"/> defaults to the <c>seg.dll</c> beside this library.
+    /// and returns once <c>/ping</c> answers 200. <paramref name="segDll"/> defaults to the <c>seg.dll</c> beside this library;
+    /// <paramref name="environment"/> adds variables to the server's.
     /// </summary>
     /// <exception cref="InvalidOperationException">The server exited or did not get ready in time; the message holds its log.</exception>
-    public static async Task<ServerProcess> StartAsync(string model, IEnumerable<string>? arguments = null, string? segDll = null, TimeSpan? timeout = null)
+    public static async Task<ServerProcess> StartAsync(string model, IEnumerable<string>? arguments = null, string? segDll = null, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         segDll ??= Path.Combine(Path.GetDirectoryName(typeof(ServerProcess).Assembly.Location)!, "seg.dll"); // SegHelpers.dll lives beside seg.dll in a build
         if (!File.Exists(segDll))
@@ -73,6 +75,8 @@ public sealed partial class ServerProcess : IDisposable
             start.ArgumentList.Add(a);
         foreach (var (name, value) in FastAllocator.ChildEnvironment())
             start.Environment[name] = value; // the allocator from the start, so this process is the server (no re-exec)
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         var server = new ServerProcess(start);
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(3));
         if (await Task.WhenAny(server._listening.Task, server._process.WaitForExitAsync(), Task.Delay(deadline - DateTime.UtcNow)) != server._listening.Task)

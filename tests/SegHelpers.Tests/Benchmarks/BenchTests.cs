@@ -12,6 +12,44 @@ namespace SegHelpers.Tests.Benchmarks;
 public class BenchTests
 {
     [Fact]
+    public void The_backend_comparison_times_both_runtimes_alternately_with_their_memory_cold_start_and_onnx_runtimes_operators()
+    {
+        using var dir = new TempDir();
+
+        var (exit, stdout, stderr) = Seg.Run("bench", "--backend", "onnxruntime,libtorch", "--width-divisor", "8", "--points", "32x96:2,64x160:1",
+            "--repeats", "3", "--warmup", "0", "--cold-starts", "1", "--json", dir["backends.json"]);
+        var refused = Seg.Run("bench", "--backend", "onnxruntime", "--points", "32x96:2");
+        var badPoint = Seg.Run("bench", "--backend", "libtorch,onnxruntime", "--points", "32x96");
+
+        Assert.True(exit == 0, stderr + stdout);
+        using var report = JsonDocument.Parse(File.ReadAllText(dir["backends.json"]));
+        var root = report.RootElement;
+        Assert.True(root.GetProperty("MatmulFp32").GetDouble() > 0 && root.GetProperty("MatmulBf16").GetDouble() > 0);
+        Assert.Matches(@"matmul 2048² fp32 \d+ GFLOP/s, bf16 \d+ GFLOP/s", stdout);
+        var points = root.GetProperty("Points").EnumerateArray().ToList();
+        Assert.Equal([(32, 96, 2), (64, 160, 1)], points.Select(p => (p.GetProperty("Height").GetInt32(), p.GetProperty("Width").GetInt32(), p.GetProperty("Batch").GetInt32())));
+        foreach (var p in points)
+            foreach (string side in new[] { "Libtorch", "OnnxRuntime" })
+            {
+                var samples = p.GetProperty(side).GetProperty("Samples").EnumerateArray().Select(v => v.GetDouble()).ToList();
+                Assert.Equal(3, samples.Count);
+                Assert.All(samples, v => Assert.True(v > 0));
+                Assert.InRange(p.GetProperty($"{side}PeakMB").GetDouble(), 50, 20_000);
+            }
+        // Each worker's memory is its own: the ONNX Runtime worker never loads libtorch.
+        Assert.False(root.GetProperty("OnnxRuntimeWorkerMapsLibtorch").GetBoolean(), stdout);
+        Assert.True(root.GetProperty("LibtorchColdStart").GetProperty("Median").GetDouble() > 0);
+        Assert.True(root.GetProperty("OnnxRuntimeColdStart").GetProperty("Median").GetDouble() > 0);
+        var operators = root.GetProperty("OnnxRuntimeOperators").EnumerateArray().ToDictionary(o => o.GetProperty("Item1").GetString()!, o => o.GetProperty("Item2").GetDouble());
+        Assert.True(operators.GetValueOrDefault("Conv") > 0, string.Join(", ", operators.Keys));
+        Assert.Contains("| operator | ms | share |", stdout);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("both, side by side", refused.Err);
+        Assert.Equal(2, badPoint.Exit);
+        Assert.Contains("is not HxW:BATCH", badPoint.Err);
+    }
+
+    [Fact]
     public void Forward_flops_count_every_vgg16_convolution_and_fc6_fc7_at_their_output_size()
     {
         using var model = new Fcn(new FcnOptions("fcn8s"));

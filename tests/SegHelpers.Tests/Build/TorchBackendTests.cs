@@ -53,6 +53,7 @@ public class TorchBackendTests
 
         Assert.Equal(0, CheckBackend("cuda", cache.Path, "-p:TorchCudaFromNuGetOrg=false").Exit);
         Assert.Equal(0, CheckBackend("cpu", cache.Path).Exit);
-        Assert.Contains("is not cpu or cuda", CheckBackend("rocm", cache.Path).Output);
+        Assert.Equal(0, CheckBackend("none", cache.Path).Exit);
+        Assert.Contains("is not cpu, cuda or none", CheckBackend("rocm", cache.Path).Output);
     }
 }

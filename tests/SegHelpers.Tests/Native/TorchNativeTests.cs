@@ -39,6 +39,8 @@ public class TorchNativeTests
         {
             byte[] bytes = File.ReadAllBytes(path);
             Assert.Equal(expected, ElfWeakReference.Weaken(bytes, ElfWeakReference.IostreamAnchorSymbol, ElfWeakReference.IostreamAnchorVersion));
+            Assert.Equal(expected, ElfWeakReference.Retarget(bytes, ElfWeakReference.ConditionVariableWaitSymbol,
+                ElfWeakReference.ConditionVariableWaitVersion, ElfWeakReference.ConditionVariableWaitOldVersion));
         }
     }
 
@@ -72,6 +74,13 @@ public class TorchNativeTests
         Assert.Equal(original.Length, patched.Length);
         // the anchor's binding and its version's flag; condition_variable::wait's .gnu.version entry and GLIBCXX_3.4.30's flag
         Assert.Equal(4, Enumerable.Range(0, original.Length).Count(i => original[i] != patched[i]));
+        // Both references, on every system: strong as shipped, done in the patched bytes (each patch applied again changes nothing).
+        foreach (var (bytes, state) in new[] { (original, ElfPatchResult.Patched), (patched, ElfPatchResult.AlreadyWeak) })
+        {
+            Assert.Equal(state, ElfWeakReference.Weaken([.. bytes], ElfWeakReference.IostreamAnchorSymbol, ElfWeakReference.IostreamAnchorVersion));
+            Assert.Equal(state, ElfWeakReference.Retarget([.. bytes], ElfWeakReference.ConditionVariableWaitSymbol,
+                ElfWeakReference.ConditionVariableWaitVersion, ElfWeakReference.ConditionVariableWaitOldVersion));
+        }
     }
 
     [Fact]

@@ -152,7 +152,7 @@ public class OnnxBackendTests
             (["--model", dir["garbage.onnx"]], "is not an ONNX model this ONNX Runtime"),
             (["--model", dir["other-input.onnx"]], "takes x [4] and gives logits, not an input 'image' [N, 3, H, W] and an output 'logits'"),
             (["--model", dir["future-opset.onnx"]], "is not an ONNX model this ONNX Runtime"),
-            (["--model", dir["run"], "--backend", "onnxruntime"], "is a folder; the onnxruntime backend takes a .onnx file"),
+            (["--model", dir["run"], "--backend", "onnxruntime"], "is a folder without a .onnx file; the onnxruntime backend takes a .onnx file"),
             (["--model", onnx, "--precision", "bf16"], "--precision bf16 is for the libtorch backend"),
         };
         foreach (var (args, expected) in cases)

@@ -139,6 +139,16 @@ public class InferenceServerTests
         Assert.Equal(ImageFile.EncodeGrayPng(100, 30, flipped.Values), flip.Body);
         var tinted = ImageFile.DecodeRgb(overlay.Body, "overlay");
         Assert.Equal(("image/jpeg", 100, 30), (overlay.Type, tinted.Width, tinted.Height));
+        // The tint is this prediction's: the overlay drawn from it, through the same JPEG encoder, and far from an untinted image or
+        // one tinted with the opposite prediction (the precondition: the prediction has both road and other pixels).
+        var source = ImageFile.DecodeRgb(image, "test");
+        Assert.InRange(expected.Classes().Count(c => c == RoadLabel.Road), 30, 2970);
+        RgbImage AsServed(RgbImage drawn) => ImageFile.DecodeRgb(ImageFile.EncodeJpeg(drawn, 90), "drawn");
+        var opposite = new RoadProbability(100, 30, [.. expected.Values.Select(v => (byte)(255 - v))]);
+        double mine = MeanDifference(tinted, AsServed(Overlay.Road(source, expected)));
+        Assert.True(mine < 1, $"the overlay is {mine:F1} levels from Overlay.Road of its prediction");
+        Assert.True(MeanDifference(tinted, AsServed(source)) > mine + 5, "the overlay is as close to the untinted image");
+        Assert.True(MeanDifference(tinted, AsServed(Overlay.Road(source, opposite))) > mine + 5, "the overlay is as close to the opposite prediction's");
         var json = JsonDocument.Parse(summary.Body).RootElement;
         Assert.Equal("application/json", summary.Type);
         Assert.Equal(expected.Values.Count(v => v >= 128) / 3000.0, json.GetProperty("road_fraction").GetDouble(), 12);
@@ -147,6 +157,12 @@ public class InferenceServerTests
         Assert.True(json.GetProperty("milliseconds").GetDouble() > 0);
         Assert.Equal("application/json", preferred.Type);
         Assert.Equal(100, JsonDocument.Parse(fromJpeg.Body).RootElement.GetProperty("width").GetInt32());
+    }
+
+    static double MeanDifference(RgbImage a, RgbImage b)
+    {
+        Assert.Equal((a.Width, a.Height), (b.Width, b.Height));
+        return a.Pixels.Zip(b.Pixels, (x, y) => Math.Abs(x - y)).Average();
     }
 
     [Fact]
