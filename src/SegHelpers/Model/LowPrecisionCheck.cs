@@ -76,6 +76,9 @@ public static class LowPrecisionCheck
     const int Spatial = 2;
     static readonly ConcurrentDictionary<(LayerKind, ScalarType, string, bool, bool), LayerCheck> Cache = new();
 
+    /// <summary>Forgets what was measured, so the next call measures again (tests that count what a measurement leaves behind).</summary>
+    internal static void ForgetCache() => Cache.Clear();
+
     /// <summary>The distinct layer kinds in <paramref name="module"/> and below it (convolutions, transposed convolutions, max-pools).</summary>
     public static IReadOnlyList<LayerKind> KindsIn(nn.Module module) => [.. module.modules().Prepend(module).Select(KindOf).OfType<LayerKind>().Distinct()];
 

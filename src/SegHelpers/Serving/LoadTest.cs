@@ -21,7 +21,8 @@ public sealed record LoadLevel(int Clients, int Requests, int Failed, double Sec
 /// <summary>The server's resident memory, sampled every <paramref name="Every"/> requests after a warm-up.</summary>
 /// <param name="Every">Requests between samples.</param>
 /// <param name="Megabytes">The samples.</param>
-public sealed record MemoryTrace(int Every, IReadOnlyList<double> Megabytes)
+/// <param name="Process">The process sampled: its id and command line.</param>
+public sealed record MemoryTrace(int Every, IReadOnlyList<double> Megabytes, string Process)
 {
     /// <summary>Last sample against the first, in percent.</summary>
     public double DriftPercent => 100 * (Megabytes[^1] - Megabytes[0]) / Megabytes[0];
@@ -76,7 +77,7 @@ public static class LoadTest
             await RunAsync(server, image, 4, every, TimeSpan.FromHours(1));
             samples.Add(server.ResidentBytes / 1e6);
         }
-        return new MemoryTrace(every, samples);
+        return new MemoryTrace(every, samples, $"pid {server.Id}: {server.CommandLine}");
     }
 
     /// <summary>The levels and the memory trace as Markdown tables.</summary>

@@ -48,6 +48,9 @@ public sealed partial class ServerProcess : IDisposable
         }
     }
 
+    /// <summary>The server process's command line, as Linux reports it.</summary>
+    public string CommandLine => File.Exists($"/proc/{Id}/cmdline") ? File.ReadAllText($"/proc/{Id}/cmdline").Replace('\0', ' ').Trim() : "?";
+
     /// <summary>The server's resident memory now, in bytes.</summary>
     public long ResidentBytes
     {

@@ -18,6 +18,9 @@ public static class PrecisionSpeed
 {
     static readonly ConcurrentDictionary<(int, ScalarType, string, int, int), double> Cache = new();
 
+    /// <summary>Forgets what was measured, so the next call measures again (tests that count what a measurement leaves behind).</summary>
+    internal static void ForgetCache() => Cache.Clear();
+
     /// <summary>fp32 time over <paramref name="dtype"/> time for one encoder training pass (above 1: the low precision is faster).</summary>
     public static double Speedup(int widthDivisor, ScalarType dtype, Device device, int height, int width) =>
         Cache.GetOrAdd((widthDivisor, dtype, device.ToString(), height, width), _ => Measure(widthDivisor, dtype, device, height, width));

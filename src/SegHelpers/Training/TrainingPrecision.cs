@@ -32,7 +32,12 @@ public static class TrainingPrecision
     /// asked for. With <paramref name="size"/> (the training size), <c>auto</c> on a CPU also measures bf16 against fp32 there.
     /// </summary>
     /// <exception cref="ArgumentException">fp16 on a CPU, or an unknown name.</exception>
-    public static PrecisionChoice Choose(string requested, Device device, Vgg16Encoder encoder, (int Height, int Width)? size = null)
+    public static PrecisionChoice Choose(string requested, Device device, Vgg16Encoder encoder, (int Height, int Width)? size = null) =>
+        Choose(requested, device, encoder, size, CpuHasBf16, PrecisionSpeed.Speedup);
+
+    /// <summary><see cref="Choose(string, Device, Vgg16Encoder, ValueTuple{int, int}?)"/> with the CPU's bf16 flag and the speed measurement given (tests).</summary>
+    internal static PrecisionChoice Choose(string requested, Device device, Vgg16Encoder encoder, (int Height, int Width)? size,
+        Func<bool> cpuHasBf16, Func<int, ScalarType, Device, int, int, double> speedupOf)
     {
         bool cuda = device.type == DeviceType.CUDA;
         ScalarType wanted;
@@ -48,7 +53,7 @@ public static class TrainingPrecision
                 break;
             case "bf16":
                 wanted = ScalarType.BFloat16;
-                if (!cuda && !CpuHasBf16())
+                if (!cuda && !cpuHasBf16())
                     slow = "this CPU has no AVX512-BF16 or AMX, so bf16 runs emulated and slower than fp32";
                 else if (cuda && CudaComputeCapability() is < 8.0 and var cc)
                     slow = $"this GPU (compute capability {cc:0.0}) has no bf16 tensor cores, so bf16 runs slower than fp16; use fp16 or auto";
@@ -56,7 +61,7 @@ public static class TrainingPrecision
             case "auto" when cuda:
                 wanted = CudaComputeCapability() is >= 8.0 ? ScalarType.BFloat16 : ScalarType.Float16;
                 break;
-            case "auto" when !CpuHasBf16():
+            case "auto" when !cpuHasBf16():
                 return new PrecisionChoice(ScalarType.Float32, "auto: training in fp32 (this CPU has no AVX512-BF16 or AMX)", null);
             case "auto":
                 wanted = ScalarType.BFloat16;
@@ -71,7 +76,7 @@ public static class TrainingPrecision
         string prefix = requested == "auto" ? $"auto: training in {name}" : $"training in {name}";
         if (requested == "auto" && !cuda && size is var (h, w))
         {
-            double speedup = PrecisionSpeed.Speedup(encoder.WidthDivisor, wanted, device, h, w);
+            double speedup = speedupOf(encoder.WidthDivisor, wanted, device, h, w);
             if (speedup < MinimumCpuSpeedup)
                 return new PrecisionChoice(ScalarType.Float32,
                     $"auto: training in fp32 (on this CPU {name} measured {speedup:F2}× fp32's speed at {h}×{w}; it takes {name} from {MinimumCpuSpeedup:F1}×)", null);

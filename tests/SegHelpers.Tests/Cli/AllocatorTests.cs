@@ -65,13 +65,36 @@ public class AllocatorTests
         if (line is null)
             Assert.Fail($"no second epoch: {await stderr}");
 
+        // The precondition: seg started itself again on jemalloc, so the signal goes to the first process and must be forwarded.
+        string children = File.ReadAllText($"/proc/{seg.Id}/task/{seg.Id}/children").Trim();
+        Assert.True(children.Length > 0, "seg did not restart itself, so this test would not see the forwarding");
+        Assert.Contains("train", File.ReadAllText($"/proc/{children.Split(' ')[0]}/cmdline"));
         Process.Start("kill", ["-TERM", seg.Id.ToString()])!.WaitForExit();
         string rest = seg.StandardOutput.ReadToEnd();
 
         Assert.True(seg.WaitForExit(TimeSpan.FromMinutes(2)), "seg stopped after SIGTERM");
         Assert.Equal(130, seg.ExitCode); // the interrupted run's own exit code, passed on by the process that started it
-        Assert.Contains("interrupted at epoch ", rest);
-        Assert.True(File.Exists(dir["run/last.safetensors"]), "the run can resume");
+        var interrupted = System.Text.RegularExpressions.Regex.Match(rest, @"interrupted at epoch (\d+), step (\d+)");
+        Assert.True(interrupted.Success, rest);
+        // The checkpoint is the one written when the run stopped, at the step it names (the epochs' own checkpoints existed
+        // before the signal and record step 0; a stop at an epoch's very start cannot be told from them).
+        var state = TrainingStateIn(dir["run/last.safetensors"]);
+        Assert.Equal((int.Parse(interrupted.Groups[1].Value) - 1, int.Parse(interrupted.Groups[2].Value)), state);
+        int finished = File.ReadLines(dir["run/metrics.jsonl"]).Count(l => l.Trim().Length > 0);
+        Assert.Equal(state.Epoch, finished);
         Assert.DoesNotContain("epoch 500:", rest);
+    }
+
+    /// <summary>Epochs completed and batches into the next, from a last.safetensors' metadata (seg.training).</summary>
+    static (int Epoch, int BatchInEpoch) TrainingStateIn(string checkpoint)
+    {
+        using var file = File.OpenRead(checkpoint);
+        var length = new byte[8];
+        file.ReadExactly(length);
+        var header = new byte[BitConverter.ToInt64(length)];
+        file.ReadExactly(header);
+        using var json = System.Text.Json.JsonDocument.Parse(header);
+        using var state = System.Text.Json.JsonDocument.Parse(json.RootElement.GetProperty("__metadata__").GetProperty("seg.training").GetString()!);
+        return (state.RootElement.GetProperty("Epoch").GetInt32(), state.RootElement.GetProperty("BatchInEpoch").GetInt32());
     }
 }

@@ -119,6 +119,8 @@ public class ServeCommandTests
         var memory = json.GetProperty("memory").GetProperty("Megabytes").EnumerateArray().Select(m => m.GetDouble()).ToList();
         Assert.Equal(11, memory.Count); // after the warm-up, then after every tenth of the 20 requests
         Assert.All(memory, m => Assert.InRange(m, 50, 20_000));
+        // The samples are the server's: the seg serve process, not the benchmark's own.
+        Assert.Matches(@"^pid \d+: \S*dotnet \S*seg\.dll serve --model ", json.GetProperty("memory").GetProperty("Process").GetString());
         Assert.Equal(0, json.GetProperty("exit").GetInt32());
         Assert.Contains("| 16 | 8 | 0 |", File.ReadAllText(dir["load.md"]));
     }

@@ -216,4 +216,32 @@ public class MixedPrecisionTests
             Assert.Contains("measured", auto.Note);
         Assert.Null(auto.Warning);
     }
+
+    [Theory]
+    [InlineData(true, 1.30, "bf16")]
+    [InlineData(true, 1.10, "bf16")] // the threshold itself takes bf16
+    [InlineData(true, 1.09, "fp32")]
+    [InlineData(true, 0.57, "fp32")]
+    [InlineData(false, 2.00, "fp32")] // no native bf16: not measured at all
+    public void Auto_on_a_cpu_decides_from_the_measured_speed_up_on_either_side_of_the_threshold(bool nativeBf16, double speedup, string expected)
+    {
+        using var model = Model();
+        var verdict = LowPrecisionCheck.Run(model.Encoder, ScalarType.BFloat16, CPU, backward: true, imageLayer: LowPrecisionCheck.KindOf(model.Encoder.Features.children().First()));
+        Assert.True(verdict.Trusted, $"the bf16 check must pass for this test to reach the speed decision: {verdict}");
+        var asked = new List<(int, ScalarType, int, int)>();
+
+        var auto = TrainingPrecision.Choose("auto", CPU, model.Encoder, (64, 192), () => nativeBf16, (divisor, dtype, _, h, w) =>
+        {
+            asked.Add((divisor, dtype, h, w));
+            return speedup;
+        });
+
+        Assert.Equal(expected == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32, auto.DType);
+        Assert.Equal(nativeBf16 ? [(4, ScalarType.BFloat16, 64, 192)] : [], asked);
+        if (nativeBf16)
+            Assert.Contains($"{speedup:F2}×", auto.Note);
+        if (nativeBf16 && expected == "fp32")
+            Assert.Contains("measured", auto.Note);
+        Assert.Null(auto.Warning);
+    }
 }
