@@ -10,7 +10,7 @@ namespace SegHelpers.Tests.SageMaker;
 /// <summary>The scripts in environment/ and bench/: shellcheck-clean, the setup's plan, the lifecycle scripts' errors, the container entry point.</summary>
 public class EnvironmentScriptsTests
 {
-    static readonly string[] Scripts = ["environment/setup.sh", "environment/on-create.sh", "environment/on-start.sh", "environment/sagemaker/train", "environment/sagemaker/serve", "bench/compare.sh", "bench/profile.sh"];
+    static readonly string[] Scripts = ["environment/setup.sh", "environment/on-create.sh", "environment/on-start.sh", "environment/sagemaker/train", "environment/sagemaker/serve", "bench/compare.sh", "bench/profile.sh", "test.sh", ".ci/run"];
 
     static (int Exit, string Output) Bash(string script, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
@@ -22,6 +22,31 @@ public class EnvironmentScriptsTests
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return (process.ExitCode, stdout + stderr.GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public void Ci_names_the_test_packages_this_machine_lacks_before_its_totals_line()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir[".ci"]);
+        File.Copy(Repository.Path(".ci/run"), dir[".ci/run"]);
+        string packages = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Repository.Path("test.sh")), @"(?m)^packages=\((.*)\)$").Groups[1].Value;
+        Assert.Contains("chromium", packages);
+        File.WriteAllText(dir["test.sh"], $"#!/usr/bin/env bash\npackages=({packages} seg-no-such-package)\necho 'Passed!  - Failed:     0, Passed:     3, Skipped:     1, Total:     4'\n");
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(dir["test.sh"], UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var start = new ProcessStartInfo("bash", [dir[".ci/run"]]) { RedirectStandardOutput = true };
+        using var process = Process.Start(start)!;
+        var lines = process.StandardOutput.ReadToEnd().TrimEnd().Split('\n');
+        process.WaitForExit();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal("tests: 3 passed, 0 failed, 1 skipped", lines[^1]);
+        Assert.StartsWith("test packages NOT installed: ", lines[^2]);
+        Assert.Contains("seg-no-such-package", lines[^2]);
+        foreach (string installed in new[] { "chromium", "jupyter-nbconvert" })
+            Assert.DoesNotContain(installed, lines[^2].Split('(')[0]); // installed here (test.sh installs them in CI)
     }
 
     [Fact]
