@@ -77,24 +77,9 @@ public class WithoutLibtorchTests
             Assert.Equal(0, server.Stop());
         }
 
-        var refused = Run(Path.Combine(app, "seg.dll"), noCache, "predict", "--model", checkpoint, "--input", dir["in"], "--out", dir["refused"]);
+        var refused = Seg.RunBuild(Path.Combine(app, "seg.dll"), noCache, "predict", "--model", checkpoint, "--input", dir["in"], "--out", dir["refused"]);
         Assert.Equal(2, refused.Exit);
         Assert.Contains("error: this seg was built without libtorch (-p:TorchBackend=none)", refused.Err);
         Assert.False(Directory.Exists(dir["refused/probs"]), "nothing is written");
-    }
-
-    static (int Exit, string Err) Run(string segDll, IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(segDll);
-        foreach (string a in args)
-            start.ArgumentList.Add(a);
-        foreach (var (name, value) in environment)
-            start.Environment[name] = value;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stderr + stdout.Result);
     }
 }
