@@ -117,6 +117,9 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>Completes when the model is ready; faults with the reason it could not load.</summary>
     public Task Loaded { get; private set; } = Task.CompletedTask;
 
+    /// <summary>The model served and what runs it, as the JSON summary's <c>model</c> says; empty until loaded.</summary>
+    public string Model => _model;
+
     /// <summary>Requests admitted and not yet answered.</summary>
     internal int InSystem => _queue?.InSystem ?? 0;
 
@@ -192,9 +195,10 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             var clock = Stopwatch.StartNew();
             var defaults = RoadPredictor.DefaultOptions(_options.Model, _options.Backend);
-            var options = defaults with { Device = _options.Device, Precision = _options.Precision, BatchSize = 1, Backend = _options.Backend ?? defaults.Backend };
+            var options = defaults with { Device = _options.Device, Precision = _options.Precision, BatchSize = 1 };
             if (_options.Size is var (h, w))
                 options = options with { Height = h, Width = w };
+            options = options with { Backend = _options.Backend ?? RoadPredictor.ServingBackend(_options.Model, options) };
             var predictor = RoadPredictor.Load(_options.Model, options);
             _predictor = predictor;
             _model = $"{predictor.Description}, input {predictor.Options.Height}×{predictor.Options.Width}";

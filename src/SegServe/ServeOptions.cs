@@ -17,7 +17,7 @@ namespace SegServe;
 /// <param name="BatchStrategy">What <c>/execution-parameters</c> says: <c>SINGLE_RECORD</c> or <c>MULTI_RECORD</c>.</param>
 /// <param name="MaxConnections">Open connections Kestrel keeps at once; more are closed as they arrive.</param>
 /// <param name="Threads">Requests decoded, predicted and encoded at once, each on a thread of its own; null: the CPU count (at least <paramref name="Workers"/>), so one request decodes while another is in the model.</param>
-/// <param name="Backend">libtorch or onnxruntime, as <c>seg predict --backend</c>; null: onnxruntime for a <c>.onnx</c> model, libtorch otherwise.</param>
+/// <param name="Backend">libtorch or onnxruntime, as <c>seg predict --backend</c>; null: <see cref="SegHelpers.Evaluation.RoadPredictor.ServingBackend"/> (ONNX Runtime for fp32 on the CPU).</param>
 /// <param name="ConcurrentTransforms">What <c>/execution-parameters</c> says for MaxConcurrentTransforms; null says <see cref="Workers"/>.</param>
 public sealed record ServeOptions(
     string Model = ServeOptions.SageMakerModelDir,

@@ -119,11 +119,11 @@ static class Cli
         Description = $"{Keywords(SegHelpers.Native.Devices.Names)}: auto takes CUDA where it is available, the CPU otherwise.",
     };
 
-    /// <summary>The <c>--backend</c> of every command that runs the model; unset, a <c>.onnx</c> model runs on ONNX Runtime and any other on libtorch.</summary>
-    public static Option<string?> BackendOption() => new("--backend")
+    /// <summary>The <c>--backend</c> of every command that runs the model; unset, a <c>.onnx</c> model runs on ONNX Runtime and any other on libtorch unless <paramref name="defaults"/> says otherwise.</summary>
+    public static Option<string?> BackendOption(string defaults = "onnxruntime for a .onnx model, libtorch otherwise") => new("--backend")
     {
         Description = $"{Keywords(SegHelpers.Evaluation.PredictionOptions.Backends)}: libtorch runs a run folder or checkpoint, onnxruntime a .onnx file " +
-                      "from `seg weights export --format onnx` (fp32; CPU, or CUDA with the GPU runtime). Default: onnxruntime for a .onnx model, libtorch otherwise.",
+                      $"from `seg weights export --format onnx` or a checkpoint exported at load (fp32; CPU, or CUDA with the GPU runtime). Default: {defaults}.",
     };
 
     /// <summary>Parses "HxW" (e.g. 375x1242).</summary>

@@ -23,7 +23,7 @@ static class ServeCommand
         var grace = new Option<double>("--shutdown-grace") { DefaultValueFactory = _ => d.Grace.TotalSeconds, Description = "Seconds the requests in flight may take after SIGTERM; the rest are answered 503 (SageMaker kills the container 30 s after SIGTERM)." };
         var connections = new Option<int>("--max-connections") { DefaultValueFactory = _ => d.MaxConnections, Description = "Open connections at once; more are closed as they arrive." };
         var device = Cli.DeviceOption();
-        var backend = Cli.BackendOption();
+        var backend = Cli.BackendOption("onnxruntime for fp32 on the CPU (a checkpoint is exported to ONNX at load; faster here, see docs/performance.md), libtorch for bf16 or CUDA");
         var precision = new Option<string>("--precision") { DefaultValueFactory = _ => "fp32", Description = $"{Cli.Keywords(PredictionOptions.Precisions)}: bf16 only where the run-time check trusts it, as seg predict." };
         var size = new Option<string?>("--size") { Description = "Network input HxW (default: the run's training size)." };
         var command = new Command("serve", "Serve a trained model over HTTP under SageMaker's inference-container contract: GET /ping, POST /invocations (a PNG or JPEG; Accept picks the probability map PNG, image/png;output=mask, image/jpeg overlay or application/json), GET /execution-parameters. " +

@@ -99,11 +99,8 @@ public static class BackendComparison
             using (model)
                 Onnx.OnnxExport.Write(model, onnx);
 
-            var loads = new Dictionary<string, List<double>> { ["libtorch"] = [], ["onnxruntime"] = [] };
             using var torch = new Worker("libtorch", checkpoint, threads);
             using var ort = new Worker("onnxruntime", onnx, threads);
-            loads["libtorch"].Add(torch.LoadSeconds);
-            loads["onnxruntime"].Add(ort.LoadSeconds);
             var points = new List<BackendPoint>();
             double lastTorchPass = 0;
             foreach (var (h, w, b) in options.Points)
@@ -152,7 +149,7 @@ public static class BackendComparison
                 log?.Invoke($"seg serve, process start to first answer: libtorch {torchCold.Median:F2} s, ONNX Runtime {ortCold.Median:F2} s");
             }
             return new BackendComparisonReport(Bench.MachineName(), fp32, bf16, threads, FastAllocator.Describe(), points,
-                Measurement.Of("libtorch load", "s", loads["libtorch"]), Measurement.Of("onnxruntime load", "s", loads["onnxruntime"]),
+                Measurement.Of("libtorch load", "s", [torch.LoadSeconds]), Measurement.Of("onnxruntime load", "s", [ort.LoadSeconds]),
                 torchCold, ortCold, operators, lastTorchPass, ortMapsLibtorch);
         }
         finally

@@ -104,7 +104,8 @@ public sealed class RoadPredictor : IDisposable
         return options.Backend switch
         {
             "libtorch" => LoadTorch(modelPath, options),
-            "onnxruntime" => new RoadPredictor(Onnx.OnnxRoadNetwork.Load(modelPath, options), options),
+            "onnxruntime" when IsOnnx(modelPath) || !IsCheckpoint(modelPath) => new RoadPredictor(Onnx.OnnxRoadNetwork.Load(modelPath, options), options),
+            "onnxruntime" => LoadExported(modelPath, options),
             _ => throw new ArgumentException($"backend must be {string.Join(" or ", PredictionOptions.Backends)}, not '{options.Backend}'"),
         };
     }
@@ -115,20 +116,53 @@ public sealed class RoadPredictor : IDisposable
         return new RoadPredictor(FcnCheckpoint.Load(CheckpointFile(modelPath)).Model, options);
     }
 
+    /// <summary>A checkpoint exported to ONNX in memory and run on ONNX Runtime; libtorch is needed only to read it.</summary>
+    static RoadPredictor LoadExported(string modelPath, PredictionOptions options)
+    {
+        TorchNative.EnsureLoadable();
+        using var model = FcnCheckpoint.Load(CheckpointFile(modelPath)).Model;
+        return new RoadPredictor(Onnx.OnnxRoadNetwork.FromModel(model, options), options);
+    }
+
+    /// <summary>
+    /// The backend <c>seg serve</c> runs a model on unless told: ONNX Runtime for fp32 on the CPU (a checkpoint is exported at
+    /// load), where it answered 1.17–1.21× faster than libtorch (docs/performance.md); libtorch for bf16 and for CUDA, which the
+    /// libtorch image runs and ONNX Runtime's CPU package does not.
+    /// </summary>
+    public static string ServingBackend(string modelPath, PredictionOptions options)
+    {
+        if (IsOnnx(modelPath))
+            return "onnxruntime";
+        if (options.Precision != "fp32")
+            return "libtorch";
+        string device = options.Device.Trim().ToLowerInvariant();
+        if (device == "cpu")
+            return "onnxruntime";
+        if (device != "auto")
+            return "libtorch";
+        TorchNative.EnsureLoadable();
+        return Devices.Resolve(device).type == DeviceType.CPU ? "onnxruntime" : "libtorch";
+    }
+
     /// <summary>Options for a model: the network size is its run's training size (from <c>options.json</c>), else 160×576.</summary>
-    /// <remarks>For <paramref name="backend"/> onnxruntime, or unset and a <c>.onnx</c> file, ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork.DefaultOptions"/>).</remarks>
+    /// <remarks>For a <c>.onnx</c> file, ONNX Runtime's (<see cref="Onnx.OnnxRoadNetwork.DefaultOptions"/>); a checkpoint keeps its run's size on either backend.</remarks>
     public static PredictionOptions DefaultOptions(string modelPath, string? backend = null)
     {
-        if (backend == "onnxruntime" || (backend is null && IsOnnx(modelPath)))
+        if (IsOnnx(modelPath) || (backend == "onnxruntime" && !IsCheckpoint(modelPath)))
             return Onnx.OnnxRoadNetwork.DefaultOptions(modelPath);
         var run = new RunFolder(Path.GetDirectoryName(CheckpointFile(modelPath))!);
-        return run.HasRun ? new PredictionOptions(run.ReadInfo().Options.Height, run.ReadInfo().Options.Width) : new PredictionOptions();
+        var options = run.HasRun ? new PredictionOptions(run.ReadInfo().Options.Height, run.ReadInfo().Options.Width) : new PredictionOptions();
+        return options with { Backend = backend ?? "libtorch" };
     }
 
     /// <summary>A <c>.onnx</c> file, or a folder holding one and no checkpoint.</summary>
     static bool IsOnnx(string modelPath) =>
         modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ||
         (Directory.Exists(modelPath) && !File.Exists(new RunFolder(modelPath).BestCheckpoint) && Directory.EnumerateFiles(modelPath, "*.onnx").Any());
+
+    /// <summary>A run folder with its best checkpoint, or a file that is not <c>.onnx</c>.</summary>
+    static bool IsCheckpoint(string modelPath) =>
+        Directory.Exists(modelPath) ? File.Exists(new RunFolder(modelPath).BestCheckpoint) : File.Exists(modelPath) && !IsOnnx(modelPath);
 
     static string CheckpointFile(string modelPath)
     {

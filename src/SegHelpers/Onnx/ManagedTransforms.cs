@@ -15,9 +15,9 @@ static class ManagedTransforms
 
     /// <summary>
     /// The eval preset of an image as a normalised [3, <paramref name="height"/>, <paramref name="width"/>] float plane, written to
-    /// <paramref name="destination"/> (mirrored left–right when <paramref name="mirror"/>).
+    /// <paramref name="destination"/>.
     /// </summary>
-    public static void EvalInput(RgbImage image, int height, int width, Span<float> destination, bool mirror = false)
+    public static void EvalInput(RgbImage image, int height, int width, Span<float> destination)
     {
         int inH = image.Height, inW = image.Width;
         bool antialias = height < inH || width < inW;
@@ -50,7 +50,7 @@ static class ManagedTransforms
                     float sum = 0;
                     for (int k = 0; k < count; k++)
                         sum += rows.Weights[y * rows.Width + k] * across[(c * inH + first + k) * width + x];
-                    destination[(c * height + y) * width + (mirror ? width - 1 - x : x)] = (sum - m) / s;
+                    destination[(c * height + y) * width + x] = (sum - m) / s;
                 }
             }
         }
@@ -60,13 +60,14 @@ static class ManagedTransforms
     /// Two-class logits [2, h, w] resized bilinearly to <paramref name="height"/>×<paramref name="width"/>, softmax, road × 255,
     /// rounded and clamped: the 8-bit map, computed row by row without a full-size float buffer.
     /// </summary>
-    public static byte[] RoadBytes(ReadOnlySpan<float> logits, int h, int w, int height, int width)
+    public static byte[] RoadBytes(ArraySegment<float> logits, int h, int w, int height, int width)
     {
-        if (logits.Length != 2 * h * w)
-            throw new ArgumentException($"expected 2×{h}×{w} logits, got {logits.Length} values", nameof(logits));
+        if (logits.Count != 2 * h * w)
+            throw new ArgumentException($"expected 2×{h}×{w} logits, got {logits.Count} values", nameof(logits));
         var rows = Linear(h, height);
         var columns = Linear(w, width);
-        var source = logits.ToArray();
+        float[] source = logits.Array!;
+        int offset = logits.Offset;
         var bytes = new byte[height * width];
         Parallel.For(0, height, y =>
         {
@@ -76,8 +77,8 @@ static class ManagedTransforms
             {
                 int x0 = columns.First[x], x1 = x0 + columns.Count[x] - 1;
                 float wx0 = columns.Weights[2 * x], wx1 = columns.Weights[2 * x + 1];
-                float nonRoad = Blend(source, 0, y0, y1, x0, x1, wy0, wy1, wx0, wx1, h, w);
-                float road = Blend(source, 1, y0, y1, x0, x1, wy0, wy1, wx0, wx1, h, w);
+                float nonRoad = Blend(source, offset, y0, y1, x0, x1, wy0, wy1, wx0, wx1, w);
+                float road = Blend(source, offset + h * w, y0, y1, x0, x1, wy0, wy1, wx0, wx1, w);
                 float top = MathF.Max(nonRoad, road);
                 float eRoad = MathF.Exp(road - top);
                 float p = eRoad / (MathF.Exp(nonRoad - top) + eRoad);
@@ -87,9 +88,8 @@ static class ManagedTransforms
         return bytes;
     }
 
-    static float Blend(float[] source, int channel, int y0, int y1, int x0, int x1, float wy0, float wy1, float wx0, float wx1, int h, int w)
+    static float Blend(float[] source, int plane, int y0, int y1, int x0, int x1, float wy0, float wy1, float wx0, float wx1, int w)
     {
-        int plane = channel * h * w;
         return wy0 * (wx0 * source[plane + y0 * w + x0] + wx1 * source[plane + y0 * w + x1]) +
                wy1 * (wx0 * source[plane + y1 * w + x0] + wx1 * source[plane + y1 * w + x1]);
     }

@@ -51,10 +51,26 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
     {
         string file = ModelFile(path);
         if (Directory.Exists(file))
-            throw new BadInputException(file, "is a folder without a .onnx file; the onnxruntime backend takes a .onnx file (or a folder holding one, as SageMaker unpacks model.tar.gz)",
-                $"export the run first: `seg weights export {Path.Combine(path, "best.safetensors")} --out model.onnx --format onnx`");
+            throw new BadInputException(file, "is a folder with neither a .onnx file nor a checkpoint (best.safetensors); the onnxruntime backend takes a .onnx file, a folder holding one (as SageMaker unpacks model.tar.gz), or a run",
+                "train the run first (seg train), or pass the .onnx file from `seg weights export MODEL --out FILE.onnx --format onnx`");
         if (!File.Exists(file))
             throw new BadInputException(file, "not found", "pass a .onnx file written by `seg weights export MODEL --out FILE.onnx --format onnx`");
+        return Open(options, session => new InferenceSession(file, session), file, exported: false);
+    }
+
+    /// <summary>
+    /// Exports <paramref name="model"/> in memory (logits only) and opens the export as <see cref="Load"/> opens a file: how a
+    /// checkpoint is served on ONNX Runtime without a <c>.onnx</c> file. The caller still owns <paramref name="model"/> and may
+    /// dispose it as soon as this returns.
+    /// </summary>
+    public static OnnxRoadNetwork FromModel(Model.Fcn model, PredictionOptions options)
+    {
+        byte[] onnx = Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.Build(model, new OnnxExportOptions(RoadProbability: false)));
+        return Open(options, session => new InferenceSession(onnx, session), "the in-memory export", exported: true);
+    }
+
+    static OnnxRoadNetwork Open(PredictionOptions options, Func<SessionOptions, InferenceSession> create, string file, bool exported)
+    {
         if (options.Precision != "fp32")
             throw new ArgumentException($"--precision {options.Precision} is for the libtorch backend; the onnxruntime backend runs the exported graph in fp32");
         string device = options.Device.Trim().ToLowerInvariant();
@@ -64,7 +80,7 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         // A notebook kernel that references SegHelpers.dll by path has no deps.json to say where libonnxruntime.so is.
         Native.NativeAssets.PreferRuntimesFolder(typeof(InferenceSession).Assembly, "onnxruntime", "libonnxruntime.so");
         QuietEnvironment();
-        var session = new SessionOptions { IntraOpNumThreads = Environment.ProcessorCount, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new SessionOptions { IntraOpNumThreads = Environment.ProcessorCount, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         string provider = "CPUExecutionProvider", runsOn = "cpu";
         string? warning = null;
         if (device != "cpu")
@@ -89,7 +105,7 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         InferenceSession opened;
         try
         {
-            opened = new InferenceSession(file, session);
+            opened = create(session);
         }
         catch (OnnxRuntimeException e)
         {
@@ -99,11 +115,12 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         if (!opened.InputMetadata.TryGetValue("image", out var input) || input.Dimensions.Length != 4 || !opened.OutputMetadata.ContainsKey("logits"))
         {
             string found = string.Join(", ", opened.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]"));
+            string outputs = string.Join(", ", opened.OutputMetadata.Keys);
             opened.Dispose();
-            throw new BadInputException(file, $"takes {found} and gives {string.Join(", ", opened.OutputMetadata.Keys)}, not an input 'image' [N, 3, H, W] and an output 'logits'",
+            throw new BadInputException(file, $"takes {found} and gives {outputs}, not an input 'image' [N, 3, H, W] and an output 'logits'",
                 "use a model written by `seg weights export MODEL --out FILE.onnx --format onnx`");
         }
-        return new OnnxRoadNetwork(opened, provider, runsOn, warning);
+        return new OnnxRoadNetwork(opened, exported ? $"{provider}, exported at load" : provider, runsOn, warning);
     }
 
     /// <summary>The model file <paramref name="path"/> names: itself, or the one <c>.onnx</c> file in a folder (such as SageMaker's <c>/opt/ml/model</c>).</summary>
@@ -174,8 +191,9 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         float[] logits = Logits(input, images.Count, height, width);
         if (flip)
         {
-            var mirrored = new float[input.Length];
-            Parallel.For(0, images.Count, i => ManagedTransforms.EvalInput(images[i], height, width, mirrored.AsSpan(i * plane, plane), mirror: true));
+            var mirrored = (float[])input.Clone();
+            for (int row = 0; row < mirrored.Length / width; row++)
+                mirrored.AsSpan(row * width, width).Reverse();
             float[] back = Logits(mirrored, images.Count, height, width);
             for (int row = 0; row < logits.Length / width; row++)
                 for (int x = 0; x < width; x++)
@@ -185,7 +203,7 @@ public sealed class OnnxRoadNetwork : IRoadNetwork
         var results = new RoadProbability[images.Count];
         for (int i = 0; i < images.Count; i++)
             results[i] = new RoadProbability(images[i].Width, images[i].Height,
-                ManagedTransforms.RoadBytes(logits.AsSpan(i * classes, classes), height, width, images[i].Height, images[i].Width));
+                ManagedTransforms.RoadBytes(new ArraySegment<float>(logits, i * classes, classes), height, width, images[i].Height, images[i].Width));
         return results;
     }
 

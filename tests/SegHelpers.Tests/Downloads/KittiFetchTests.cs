@@ -16,6 +16,16 @@ sealed class KittiSampleFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that runs only where the real KITTI sample is, as <see cref="KittiSampleFactAttribute"/>.</summary>
+sealed class KittiSampleTheoryAttribute : TheoryAttribute
+{
+    public KittiSampleTheoryAttribute()
+    {
+        if (!Directory.Exists(KittiSampleFactAttribute.Folder))
+            Skip = $"the real KITTI Road sample is not at {KittiSampleFactAttribute.Folder} (see shared/kitti-sample/README.md); this test needs it";
+    }
+}
+
 public class KittiFetchTests
 {
     /// <summary>A data_road.zip laid out as KITTI ships it, from a folder holding data_road/.</summary>

@@ -24,18 +24,11 @@ public class ManagedTransformsTests
         var expected = Presets.EvalInput(image, height, width).data<float>().ToArray();
         var actual = new float[3 * height * width];
         ManagedTransforms.EvalInput(image, height, width, actual);
-        var mirrored = new float[3 * height * width];
-        ManagedTransforms.EvalInput(image, height, width, mirrored, mirror: true);
 
-        double worst = 0, worstMirrored = 0;
+        double worst = 0;
         for (int i = 0; i < expected.Length; i++)
-        {
             worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
-            int row = i / width, x = i % width;
-            worstMirrored = Math.Max(worstMirrored, Math.Abs(expected[i] - mirrored[row * width + width - 1 - x]));
-        }
         Assert.True(worst <= 2e-5, $"{image.Width}x{image.Height} → {width}x{height}: largest difference {worst:G3} from libtorch's eval input");
-        Assert.True(worstMirrored <= 2e-5, $"{image.Width}x{image.Height} → {width}x{height} mirrored: largest difference {worstMirrored:G3}");
     }
 
     [Theory]

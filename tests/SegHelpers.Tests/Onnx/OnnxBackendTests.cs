@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Google.Protobuf;
 using SegHelpers.Data;
+using SegHelpers.Evaluation;
 using SegHelpers.Serving;
 using SegHelpers.Tests.Cli;
 using SegHelpers.Tests.Data;
@@ -116,6 +117,27 @@ public class OnnxBackendTests
         Assert.Contains("ONNX Runtime CPUExecutionProvider", server.Log);
     }
 
+    /// <summary>seg serve's default backend: ONNX Runtime for fp32 on the CPU, libtorch for bf16 and CUDA, ONNX Runtime for any .onnx.</summary>
+    [Fact]
+    public void Serving_takes_onnx_runtime_for_fp32_on_the_cpu_and_libtorch_for_bf16_or_cuda()
+    {
+        using var dir = new TempDir();
+        var (checkpoint, onnx) = Exported(dir);
+        var choices = new (string Model, string Precision, string Device, string Expected)[]
+        {
+            (checkpoint, "fp32", "cpu", "onnxruntime"),
+            (checkpoint, "fp32", "auto", "onnxruntime"),
+            (checkpoint, "bf16", "cpu", "libtorch"),
+            (checkpoint, "fp32", "cuda", "libtorch"),
+            (checkpoint, "fp32", "cuda:1", "libtorch"),
+            (onnx, "fp32", "cuda", "onnxruntime"),
+            (dir.Path, "fp32", "cpu", "onnxruntime"),
+        };
+        foreach (var (model, precision, device, expected) in choices)
+            Assert.True(expected == RoadPredictor.ServingBackend(model, new PredictionOptions(Precision: precision, Device: device)),
+                $"{Path.GetFileName(model)} {precision} {device}: expected {expected}");
+    }
+
     /// <summary>A one-node ONNX model: Identity from <paramref name="input"/> to <c>logits</c>, at <paramref name="opset"/>.</summary>
     static void WriteIdentity(string path, string input, long opset)
     {
@@ -152,7 +174,7 @@ public class OnnxBackendTests
             (["--model", dir["garbage.onnx"]], "is not an ONNX model this ONNX Runtime"),
             (["--model", dir["other-input.onnx"]], "takes x [4] and gives logits, not an input 'image' [N, 3, H, W] and an output 'logits'"),
             (["--model", dir["future-opset.onnx"]], "is not an ONNX model this ONNX Runtime"),
-            (["--model", dir["run"], "--backend", "onnxruntime"], "is a folder without a .onnx file; the onnxruntime backend takes a .onnx file"),
+            (["--model", dir["run"], "--backend", "onnxruntime"], "is a folder with neither a .onnx file nor a checkpoint (best.safetensors)"),
             (["--model", onnx, "--precision", "bf16"], "--precision bf16 is for the libtorch backend"),
         };
         foreach (var (args, expected) in cases)

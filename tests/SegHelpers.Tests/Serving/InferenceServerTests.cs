@@ -111,7 +111,7 @@ public class InferenceServerTests
         await using var server = await Ready(Options(model));
         byte[] image = Png(100, 30);
         RoadProbability expected, flipped;
-        using (var predictor = RoadPredictor.Load(model, new PredictionOptions(32, 96, Device: "cpu")))
+        using (var predictor = RoadPredictor.Load(model, new PredictionOptions(32, 96, Device: "cpu", Backend: "onnxruntime")))
         {
             expected = predictor.Predict(ImageFile.DecodeRgb(image, "test"));
             flipped = predictor.Predict(ImageFile.DecodeRgb(image, "test"), flip: true);
@@ -153,7 +153,7 @@ public class InferenceServerTests
         Assert.Equal("application/json", summary.Type);
         Assert.Equal(expected.Values.Count(v => v >= 128) / 3000.0, json.GetProperty("road_fraction").GetDouble(), 12);
         Assert.Equal((100, 30, "fp32", false), (json.GetProperty("width").GetInt32(), json.GetProperty("height").GetInt32(), json.GetProperty("precision").GetString(), json.GetProperty("flip").GetBoolean()));
-        Assert.StartsWith("fcn8s, width ÷16, libtorch, input 32×96", json.GetProperty("model").GetString());
+        Assert.StartsWith("fcn8s, width ÷16, ONNX Runtime CPUExecutionProvider, exported at load, input 32×96", json.GetProperty("model").GetString());
         Assert.True(json.GetProperty("milliseconds").GetDouble() > 0);
         Assert.Equal("application/json", preferred.Type);
         Assert.Equal(100, JsonDocument.Parse(fromJpeg.Body).RootElement.GetProperty("width").GetInt32());
@@ -304,36 +304,45 @@ public class InferenceServerTests
         await server.DisposeAsync();
     }
 
-    [Fact]
-    public async Task Served_maps_equal_the_files_seg_predict_writes()
+    /// <summary>Served by default (<c>null</c>: ONNX Runtime, a checkpoint exported at load) and on libtorch when asked.</summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("libtorch")]
+    public async Task Served_maps_equal_the_files_seg_predict_writes_on_the_same_backend(string? backend)
     {
         using var dir = new TempDir();
         string model = EvalCommandsTests.TinyCheckpoint(dir);
         using var dataDir = new TempDir();
         string data = Kitti.Synthetic(dataDir, count: 5, height: 60, width: 200);
-        await AssertSameMaps(model, Path.Combine(data, "training", "image_2"), dir["predicted"], ["--size", "32x96"], (32, 96));
+        await AssertSameMaps(model, Path.Combine(data, "training", "image_2"), dir["predicted"], ["--size", "32x96"], (32, 96), backend);
     }
 
-    [KittiSampleFact]
-    public async Task Served_maps_equal_the_files_seg_predict_writes_on_the_real_sample()
+    [KittiSampleTheory]
+    [InlineData(null)]
+    [InlineData("libtorch")]
+    public async Task Served_maps_equal_the_files_seg_predict_writes_on_the_same_backend_on_the_real_sample(string? backend)
     {
         using var dir = new TempDir();
         string model = EvalCommandsTests.TinyCheckpoint(dir);
-        await AssertSameMaps(model, Path.Combine(KittiSampleFactAttribute.Folder, "training", "image_2"), dir["predicted"], [], null);
+        await AssertSameMaps(model, Path.Combine(KittiSampleFactAttribute.Folder, "training", "image_2"), dir["predicted"], [], null, backend);
     }
 
     /// <summary>
-    /// <c>seg predict</c> over <paramref name="images"/>, then every image sent to the server, with and without flip. The server
-    /// runs one image per pass, so the same options are <c>--batch-size 1</c>: libtorch's kernels may round differently for
-    /// another batch size.
+    /// <c>seg predict</c> over <paramref name="images"/>, then every image sent to the server, with and without flip, the server on
+    /// <paramref name="backend"/> (its default where null, which must be ONNX Runtime's here: fp32 on the CPU) and predict on the
+    /// backend the server says it runs. The server runs one image per pass, so the same options are <c>--batch-size 1</c>:
+    /// libtorch's kernels may round differently for another batch size.
     /// </summary>
-    static async Task AssertSameMaps(string model, string images, string output, string[] sizeArgs, (int, int)? size)
+    static async Task AssertSameMaps(string model, string images, string output, string[] sizeArgs, (int, int)? size, string? backend)
     {
-        var (exit, _, stderr) = Seg.Run(["predict", "--model", model, "--input", images, "--out", output, "--batch-size", "1", .. sizeArgs]);
+        await using var server = await Ready(new ServeOptions(model, Host: "127.0.0.1", Port: 0, Device: "cpu", Size: size, Backend: backend));
+        string runs = (backend ?? "onnxruntime") == "onnxruntime" ? "ONNX Runtime CPUExecutionProvider, exported at load" : "libtorch";
+        Assert.Contains($", {runs}, input ", server.Model, StringComparison.Ordinal);
+        string[] backendArgs = ["--backend", backend ?? "onnxruntime", "--batch-size", "1", .. sizeArgs];
+        var (exit, _, stderr) = Seg.Run(["predict", "--model", model, "--input", images, "--out", output, .. backendArgs]);
         Assert.True(exit == 0, stderr);
-        var (flipExit, _, flipErr) = Seg.Run(["predict", "--model", model, "--input", images, "--out", output + "-flip", "--flip", "--batch-size", "1", .. sizeArgs]);
+        var (flipExit, _, flipErr) = Seg.Run(["predict", "--model", model, "--input", images, "--out", output + "-flip", "--flip", .. backendArgs]);
         Assert.True(flipExit == 0, flipErr);
-        await using var server = await Ready(new ServeOptions(model, Host: "127.0.0.1", Port: 0, Device: "cpu", Size: size));
         var files = Directory.GetFiles(images, "*.png").Order().ToList();
         Assert.NotEmpty(files);
         foreach (string file in files)
