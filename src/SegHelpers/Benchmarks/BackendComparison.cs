@@ -16,7 +16,8 @@ namespace SegHelpers.Benchmarks;
 /// <param name="Warmup">Untimed passes per point and backend.</param>
 /// <param name="Repeats">Timed passes per point and backend, the two backends alternating (which goes first alternates too).</param>
 /// <param name="Threads">Threads for both (libtorch's intra-op pool, ONNX Runtime's IntraOpNumThreads); 0: one per logical core.</param>
-/// <param name="ColdStarts">seg serve starts per backend, alternated: process start to the first answer (default options, as users run it).</param>
+/// <param name="ColdStarts">seg serve starts per backend, alternated: process start to the first answer (default options, as users run it),
+/// libtorch on the checkpoint, ONNX Runtime on the exported file and on the checkpoint exported at load.</param>
 /// <param name="Device">Where the matmul rates are measured (auto, cpu, cuda); the two backends run on the CPU.</param>
 public sealed record BackendComparisonOptions(
     IReadOnlyList<(int Height, int Width, int Batch)> Points,
@@ -44,7 +45,7 @@ public sealed record BackendComparisonReport(
     string Machine, double MatmulFp32, double MatmulBf16, int Threads, string Allocator,
     IReadOnlyList<BackendPoint> Points, Measurement LibtorchLoad, Measurement OnnxRuntimeLoad,
     Measurement? LibtorchColdStart, Measurement? OnnxRuntimeColdStart, IReadOnlyList<(string Op, double Ms)> OnnxRuntimeOperators, double LibtorchOperatorsMs,
-    bool OnnxRuntimeWorkerMapsLibtorch)
+    bool OnnxRuntimeWorkerMapsLibtorch, Measurement? ExportedColdStart = null)
 {
     /// <summary>The report as Markdown tables.</summary>
     public string ToMarkdown()
@@ -60,6 +61,8 @@ public sealed record BackendComparisonReport(
             md.AppendLine(c, $"| {p.Height}×{p.Width} b{p.Batch} | {p.Libtorch.Median:F2} ({p.Libtorch.Min:F2}–{p.Libtorch.Max:F2}) | {p.OnnxRuntime.Median:F2} ({p.OnnxRuntime.Min:F2}–{p.OnnxRuntime.Max:F2}) | **{p.Ratio:F2}** | {p.LibtorchPeakMB:F0} MB | {p.OnnxRuntimePeakMB:F0} MB |");
         if (LibtorchColdStart is not null && OnnxRuntimeColdStart is not null)
             md.AppendLine(c, $"| seg serve: process start to first answer | {LibtorchColdStart.Median:F2} s ({LibtorchColdStart.Min:F2}–{LibtorchColdStart.Max:F2}) | {OnnxRuntimeColdStart.Median:F2} s ({OnnxRuntimeColdStart.Min:F2}–{OnnxRuntimeColdStart.Max:F2}) | {LibtorchColdStart.Median / OnnxRuntimeColdStart.Median:F2}× faster | | |");
+        if (LibtorchColdStart is not null && ExportedColdStart is not null)
+            md.AppendLine(c, $"| the same from the checkpoint (seg serve's default: exported at load) | | {ExportedColdStart.Median:F2} s ({ExportedColdStart.Min:F2}–{ExportedColdStart.Max:F2}) | {LibtorchColdStart.Median / ExportedColdStart.Median:F2}× faster | | |");
         if (OnnxRuntimeOperators.Count > 0)
         {
             double total = OnnxRuntimeOperators.Sum(o => o.Ms);
@@ -135,22 +138,27 @@ public static class BackendComparison
             var operators = ort.Profile(last.Height, last.Width, last.Batch);
             bool ortMapsLibtorch = ort.Maps("libtorch_cpu");
 
-            Measurement? torchCold = null, ortCold = null;
+            Measurement? torchCold = null, ortCold = null, exportedCold = null;
             if (options.ColdStarts > 0)
             {
-                var torchStarts = new List<double>();
-                var ortStarts = new List<double>();
+                var starts = new[] { (Model: checkpoint, Backend: "libtorch"), (Model: onnx, Backend: "onnxruntime"), (Model: checkpoint, Backend: "onnxruntime") };
+                var seconds = starts.Select(_ => new List<double>()).ToArray();
                 byte[] image = ImageFile.EncodePng(SyntheticRoads.Render(1, RoadCategory.Um, 1242, 375).Image);
                 for (int i = 0; i < options.ColdStarts; i++)
-                    foreach (var (list, modelPath) in i % 2 == 0 ? new[] { (torchStarts, checkpoint), (ortStarts, onnx) } : [(ortStarts, onnx), (torchStarts, checkpoint)])
-                        list.Add(ColdStart(modelPath, image));
-                torchCold = Measurement.Of("seg serve cold start libtorch", "s", torchStarts);
-                ortCold = Measurement.Of("seg serve cold start onnxruntime", "s", ortStarts);
-                log?.Invoke($"seg serve, process start to first answer: libtorch {torchCold.Median:F2} s, ONNX Runtime {ortCold.Median:F2} s");
+                    for (int k = 0; k < starts.Length; k++)
+                    {
+                        int which = (k + i) % starts.Length; // each goes first in turn
+                        seconds[which].Add(ColdStart(starts[which].Model, starts[which].Backend, image));
+                    }
+                torchCold = Measurement.Of("seg serve cold start libtorch", "s", seconds[0]);
+                ortCold = Measurement.Of("seg serve cold start onnxruntime", "s", seconds[1]);
+                exportedCold = Measurement.Of("seg serve cold start onnxruntime exported at load", "s", seconds[2]);
+                log?.Invoke($"seg serve, process start to first answer: libtorch {torchCold.Median:F2} s, ONNX Runtime {ortCold.Median:F2} s, " +
+                            $"ONNX Runtime from the checkpoint (exported at load) {exportedCold.Median:F2} s");
             }
             return new BackendComparisonReport(Bench.MachineName(), fp32, bf16, threads, FastAllocator.Describe(), points,
                 Measurement.Of("libtorch load", "s", [torch.LoadSeconds]), Measurement.Of("onnxruntime load", "s", [ort.LoadSeconds]),
-                torchCold, ortCold, operators, lastTorchPass, ortMapsLibtorch);
+                torchCold, ortCold, operators, lastTorchPass, ortMapsLibtorch, exportedCold);
         }
         finally
         {
@@ -174,14 +182,17 @@ public static class BackendComparison
         return path;
     }
 
-    /// <summary>Seconds from starting seg serve to its first 200 on /invocations.</summary>
-    static double ColdStart(string model, byte[] image)
+    /// <summary>Seconds from starting seg serve to its first 200 on /invocations, after which its log must name what ran the model.</summary>
+    static double ColdStart(string model, string backend, byte[] image)
     {
         var clock = Stopwatch.StartNew();
-        using var server = ServerProcess.StartAsync(model, ["--device", "cpu"]).GetAwaiter().GetResult();
+        using var server = ServerProcess.StartAsync(model, ["--device", "cpu", "--backend", backend]).GetAwaiter().GetResult();
         server.InvokeAsync(image).GetAwaiter().GetResult();
         double seconds = clock.Elapsed.TotalSeconds;
         server.Stop();
+        string runs = backend == "libtorch" ? ", libtorch, " : model.EndsWith(".onnx", StringComparison.Ordinal) ? "ONNX Runtime CPUExecutionProvider, input" : "ONNX Runtime CPUExecutionProvider, exported at load";
+        if (!server.Log.Contains(runs, StringComparison.Ordinal))
+            throw new InvalidOperationException($"seg serve --backend {backend} --model {model} did not say it runs \"{runs}\": {server.Log}");
         return seconds;
     }
 

@@ -210,7 +210,10 @@ public static class Bench
             Sync(device);
         });
         model.ChannelsLastInference = true;
-        return Measurement.Of($"infer fcn8s {h}x{w} b{batch} {Name(type)}{(channelsLast ? "" : " NCHW")}", "images/s", [.. samples.Select(s => batch / s)]);
+        return Measurement.Of($"infer fcn8s {h}x{w} b{batch} {Name(type)}{(channelsLast ? "" : " NCHW")}", "images/s", [.. samples.Select(s => batch / s)]) with
+        {
+            Layout = model.LastPassChannelsLast ? "channels-last" : "NCHW",
+        };
     }
 
     /// <summary>Decode + resize + augment + batch, images per second: every epoch decodes without the cache; with it only the first does.</summary>

@@ -7,7 +7,8 @@ namespace SegHelpers.Benchmarks;
 /// <param name="Min">Smallest sample.</param>
 /// <param name="Max">Largest sample.</param>
 /// <param name="Samples">Every repeat's value.</param>
-public sealed record Measurement(string Name, string Unit, double Median, double Min, double Max, IReadOnlyList<double> Samples)
+/// <param name="Layout">For inference figures, the encoder's memory layout in the passes timed: <c>NCHW</c> or <c>channels-last</c>.</param>
+public sealed record Measurement(string Name, string Unit, double Median, double Min, double Max, IReadOnlyList<double> Samples, string? Layout = null)
 {
     /// <summary>Summarises <paramref name="samples"/>.</summary>
     public static Measurement Of(string name, string unit, IReadOnlyList<double> samples)

@@ -77,6 +77,9 @@ public sealed class Fcn : Module<Tensor, Tensor>
     /// <summary><paramref name="x"/> [N, C, H, W] laid out NHWC: the strides libtorch reads as channels-last.</summary>
     internal static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
+    /// <summary>Whether the last forward pass ran the encoder channels-last (what a benchmark reports it timed).</summary>
+    internal bool LastPassChannelsLast { get; private set; }
+
     /// <summary>The type the encoder's weights and activations are in.</summary>
     public ScalarType EncoderPrecision => encoder.DType;
 
@@ -104,7 +107,8 @@ public sealed class Fcn : Module<Tensor, Tensor>
         long padH = PaddedSize(h) - h, padW = PaddedSize(w) - w;
         var x = padH + padW > 0 ? F.pad(input, [0, padW, 0, padH]) : input;
         x = As(x, encoderToUse.DType);
-        if (RunsChannelsLast(x, encoderToUse))
+        LastPassChannelsLast = RunsChannelsLast(x, encoderToUse);
+        if (LastPassChannelsLast)
             x = ChannelsLast(x);
         var (pool3, pool4, fc7) = encoderToUse.call(x);
         var decoderType = decoder.parameters().First().dtype;

@@ -40,6 +40,7 @@ public class BenchTests
         Assert.False(root.GetProperty("OnnxRuntimeWorkerMapsLibtorch").GetBoolean(), stdout);
         Assert.True(root.GetProperty("LibtorchColdStart").GetProperty("Median").GetDouble() > 0);
         Assert.True(root.GetProperty("OnnxRuntimeColdStart").GetProperty("Median").GetDouble() > 0);
+        Assert.True(root.GetProperty("ExportedColdStart").GetProperty("Median").GetDouble() > 0);
         var operators = root.GetProperty("OnnxRuntimeOperators").EnumerateArray().ToDictionary(o => o.GetProperty("Item1").GetString()!, o => o.GetProperty("Item2").GetDouble());
         Assert.True(operators.GetValueOrDefault("Conv") > 0, string.Join(", ", operators.Keys));
         Assert.Contains("| operator | ms | share |", stdout);
@@ -114,6 +115,9 @@ public class BenchTests
             Assert.True(figures[name].GetProperty("Median").GetDouble() > 0, name);
         }
         Assert.Equal(2, figures["train fcn8s 32x96 b2"].GetProperty("Samples").GetArrayLength());
+        // What the passes ran, recorded by the model itself: the NCHW figure NCHW, the default channels-last (its check agreed, below).
+        Assert.Equal("NCHW", figures["infer fcn8s 32x96 b2 fp32 NCHW"].GetProperty("Layout").GetString());
+        Assert.Equal("channels-last", figures["infer fcn8s 32x96 b2 fp32"].GetProperty("Layout").GetString());
         Assert.Contains(figures.Keys, k => k.StartsWith("resident-memory trend", StringComparison.Ordinal));
         Assert.Contains("GFLOP per image", stdout);
         Assert.Contains("fp32 inference runs the encoder channels-last, the figures marked NCHW do not; fp32 channels-last on cpu: 11 layer kinds agree with NCHW", stdout);

@@ -138,9 +138,29 @@ public class ProductNotebooksTests
                 if (mime == "text/plain" && !timed)
                     Assert.Equal(a, b);
                 if (mime == "text/html")
+                {
                     Assert.Equal(PlotlyChart.Shape(a), PlotlyChart.Shape(b));
+                    if (PlotlyChart.Traces(a) is null)
+                        AssertSameHtml(where, a, b, timed);
+                }
+                if (mime == "image/png")
+                    ShownOutput.AssertSame(where, SegHelpers.Data.ImageFile.DecodeRgb(Convert.FromBase64String(a.Trim()), "Jupyter's image/png"),
+                        SegHelpers.Data.ImageFile.DecodeRgb(Convert.FromBase64String(b.Trim()), "seg's image/png"));
             }
         }
+    }
+
+    /// <summary>Tables and captions equal (numbers too, outside the cells that print timings); embedded pictures the same.</summary>
+    static void AssertSameHtml(string where, string jupyter, string seg, bool timed)
+    {
+        var (jupyterHtml, jupyterImages) = ShownOutput.Normalise(jupyter, timed);
+        var (segHtml, segImages) = ShownOutput.Normalise(seg, timed);
+        int at = jupyterHtml.Zip(segHtml).TakeWhile(p => p.First == p.Second).Count();
+        string Around(string html) => html[Math.Max(0, at - 60)..Math.Min(html.Length, at + 60)];
+        Assert.True(jupyterHtml == segHtml, $"{where}HTML differs at character {at}:\nJupyter: …{Around(jupyterHtml)}…\nseg:     …{Around(segHtml)}…");
+        Assert.Equal(jupyterImages.Count, segImages.Count);
+        for (int i = 0; i < jupyterImages.Count; i++)
+            ShownOutput.AssertSame($"{where}image {i + 1}: ", jupyterImages[i], segImages[i]);
     }
 
     static string Describe(ExecutedCell cell) => "[" + string.Join(", ", cell.Outputs.Select(o =>
