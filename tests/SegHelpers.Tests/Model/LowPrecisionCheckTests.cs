@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using SegHelpers.Data;
 using SegHelpers.Evaluation;
 using SegHelpers.Model;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace SegHelpers.Tests.Model;
 
-public class LowPrecisionCheckTests
+public class LowPrecisionCheckTests(ITestOutputHelper output)
 {
     [Fact]
     public void Finds_each_kind_of_layer_the_encoder_and_decoder_use_once()
@@ -67,7 +68,9 @@ public class LowPrecisionCheckTests
     /// The sizes floating-point arithmetic predicts, not what the same calls give: a sound kernel's forward error is about the
     /// rounding of its output, half a unit in the last place of an 8-bit (bf16) or 24-bit (fp32) mantissa, so 2⁻⁹ and 2⁻²⁵ in
     /// relative L2, give or take what the sums add. A broken kernel is far above; a check that compared a result with itself
-    /// would be 0.
+    /// would be 0. Some CPUs this is tested on (2-core AMD EPYC VMs) have broken oneDNN bf16 kernels for layers with few channels
+    /// (errors of 0.3–1): those must be far above the rounding and refused by the product's verdict; with 16 or more input
+    /// channels, every kernel met so far rounds soundly.
     /// </summary>
     [Fact]
     public void Forward_errors_are_the_size_of_the_precisions_rounding()
@@ -76,9 +79,19 @@ public class LowPrecisionCheckTests
 
         var fp32 = LowPrecisionCheck.Run(model, ScalarType.Float32, CPU, tolerance: 1e-5);
         var bf16 = LowPrecisionCheck.Run(model, ScalarType.BFloat16, CPU, tolerance: 0);
+        var verdict = LowPrecisionCheck.Run(model, ScalarType.BFloat16, CPU);
 
         foreach (var layer in bf16.Layers.Where(l => l.Kind.Op != "max_pool2d"))
-            Assert.InRange(layer.Forward, Math.Pow(2, -11), Math.Pow(2, -5));
+        {
+            if (layer.Kind.InChannels >= 16 || layer.Forward <= Math.Pow(2, -5))
+            {
+                Assert.InRange(layer.Forward, Math.Pow(2, -11), Math.Pow(2, -5));
+                continue;
+            }
+            output.WriteLine($"broken bf16 kernel on this CPU: {layer}");
+            Assert.True(layer.Forward > Math.Pow(2, -3), $"neither rounding nor broken: {layer}");
+            Assert.Contains(verdict.Failures, f => f.Kind == layer.Kind);
+        }
         foreach (var layer in fp32.Layers.Where(l => l.Kind.Op != "max_pool2d"))
             Assert.InRange(layer.Forward, 0, Math.Pow(2, -19));
         Assert.Contains(fp32.Layers, l => l.Forward > Math.Pow(2, -30));
