@@ -5,6 +5,9 @@
 #   users  both as users run them: seg on its default (jemalloc with page decay off, where installed), PyTorch on glibc's
 #   same   both on the same setting: PyTorch also gets jemalloc with page decay off (LD_PRELOAD and MALLOC_CONF)
 # Not part of CI. Needs a Release build (or SEG_DLL=path/to/seg.dll), Debian's python3-torch and python3-torchvision, and libjemalloc2.
+# PyTorch's matmul runs on whatever libblas.so.3 Debian's alternatives point at; the reference BLAS (libblas3) gives 4-5 GFLOP/s,
+# so as root the script installs libopenblas0-pthread first (OPENBLAS=no to keep what is there). seg is not affected: libtorch
+# links its own BLAS and no libblas.so.3. The header names the BLAS PyTorch ran on.
 #   bench/compare.sh                                        # both settings at 160x576 batch 4 and 375x1242 batch 1
 #   SETTINGS=same bench/compare.sh                          # one switch: only the same-allocator table
 #   POINTS=96x320:4 DIVISOR=4 REPEATS=2 bench/compare.sh    # a quick look
@@ -24,6 +27,24 @@ seg=${SEG_DLL:-src/SegCli/bin/Release/net10.0/seg.dll}
 [ -f "$seg" ] || { echo "error: $seg not found; build first: dotnet build -c Release" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+
+torch_blas() { # the BLAS library PyTorch's matmul resolves to in this process, and its kind
+  /usr/bin/python3 - <<'PY'
+import os, re, torch
+torch.ones(64, 64) @ torch.ones(64, 64)
+paths = sorted({os.path.realpath(line.split()[-1]) for line in open("/proc/self/maps") if re.search(r"/lib(open)?blas[^/]*\.so|libmkl_|libblis", line)})
+kinds = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}
+kind = next((name for key, name in kinds.items() if any(key in p for p in paths)), "the reference BLAS (libblas3: its matmul row is not a fair figure)" if paths else "none found")
+print(f"{kind}: {', '.join(paths) or 'no BLAS library mapped'}")
+PY
+}
+blas=$(torch_blas)
+if [[ $blas != OpenBLAS* && $blas != MKL* && ${OPENBLAS:-yes} != no && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "PyTorch's BLAS is $blas; installing libopenblas0-pthread for a fair twin (OPENBLAS=no to skip)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread >/dev/null || echo "warning: could not install libopenblas0-pthread" >&2
+  blas=$(torch_blas)
+fi
+echo "PyTorch's BLAS: $blas"
 
 timed() { # label command...: the process's CPU and wall time, appended to one file
   local label=$1; shift
@@ -58,9 +79,9 @@ for setting in $settings; do
   done
 done
 
-/usr/bin/python3 - "$out" "$settings" <<'PY'
+/usr/bin/python3 - "$out" "$settings" "$blas" <<'PY'
 import collections, glob, json, re, statistics, sys
-out, settings = sys.argv[1], sys.argv[2].split()
+out, settings, blas = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 def load(setting, kind):
     values, runtime = collections.OrderedDict(), None
     for path in sorted(glob.glob(f"{out}/{setting}-{kind}-r*-p*.json")):
@@ -80,7 +101,7 @@ for setting in settings:
     torch, torch_rt = load(setting, "torch")
     title = {"users": "as users run them (seg: its default allocator; PyTorch: glibc's)",
              "same": "both on jemalloc with page decay off"}[setting]
-    print(f"\n### {title}\n\nseg: {seg_rt}\nPyTorch: {torch_rt}\n")
+    print(f"\n### {title}\n\nseg: {seg_rt}\nPyTorch: {torch_rt}; matmul on {blas}\n")
     print("| figure | seg | PyTorch | seg / PyTorch |\n|---|---:|---:|---:|")
     for name, value in seg.items():
         if name in torch:
