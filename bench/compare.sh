@@ -17,6 +17,7 @@ points=${POINTS:-160x576:4,375x1242:1}
 settings=${SETTINGS:-users same}
 divisor=${DIVISOR:-1}
 repeats=${REPEATS:-3}
+warmup=${WARMUP:-3} # untimed steps first: seg's allocator settles after two or three (docs/performance.md, issue 34)
 threads=${THREADS:-$(nproc)}
 jemalloc=${SEG_JEMALLOC:-}
 for candidate in /usr/lib/*/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2; do
@@ -51,7 +52,7 @@ timed() { # label command...: the process's CPU and wall time, appended to one f
   /usr/bin/time -f "$label %U %S %e %M" -a -o "$out/times" "$@"
 }
 run_seg() { # setting round size batch point-index
-  timed "$1 seg" dotnet "$seg" bench --sizes "$3" --batch-sizes "$4" --width-divisor "$divisor" --repeats "$repeats" --warmup 1 \
+  timed "$1 seg" dotnet "$seg" bench --sizes "$3" --batch-sizes "$4" --width-divisor "$divisor" --repeats "$repeats" --warmup "$warmup" \
     --model-only --device cpu --json "$out/$1-seg-r$2-p$5.json"
 }
 run_torch() { # setting round size batch point-index
@@ -61,7 +62,7 @@ run_torch() { # setting round size batch point-index
     env=(LD_PRELOAD="$jemalloc" MALLOC_CONF="$decay_off")
   fi
   timed "$1 PyTorch" env "${env[@]}" /usr/bin/python3 bench/pytorch_fcn8s.py --sizes "$3" --batch-sizes "$4" --width-divisor "$divisor" \
-    --repeats "$repeats" --warmup 1 --threads "$threads" --json "$out/$1-torch-r$2-p$5.json"
+    --repeats "$repeats" --warmup "$warmup" --threads "$threads" --json "$out/$1-torch-r$2-p$5.json"
 }
 
 for setting in $settings; do
