@@ -23,13 +23,15 @@ done
 [ -n "$jemalloc" ] || { echo "error: needs libjemalloc.so.2 (apt-get install libjemalloc2)" >&2; exit 2; }
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
+read -ra seg_env <<< "${SEG_ENV:-}"
+read -ra torch_env <<< "${TORCH_ENV:-}"
 logs=()
 for round in $(seq "$rounds"); do
   echo "== round $round: seg" >&2
-  env ONEDNN_VERBOSE=1 ${SEG_ENV:-} dotnet "$seg" bench --model-only --no-bf16 --device cpu --sizes "$size" --batch-sizes "$batch" \
+  env ONEDNN_VERBOSE=1 "${seg_env[@]}" dotnet "$seg" bench --model-only --no-bf16 --device cpu --sizes "$size" --batch-sizes "$batch" \
     --width-divisor "$divisor" --warmup "$warmup" --repeats 1 > "$out/seg-$round.log" 2>&1
   echo "== round $round: PyTorch" >&2
-  env ONEDNN_VERBOSE=1 LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false ${TORCH_ENV:-} \
+  env ONEDNN_VERBOSE=1 LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false "${torch_env[@]}" \
     /usr/bin/python3 bench/pytorch_fcn8s.py --no-bf16 --sizes "$size" --batch-sizes "$batch" --width-divisor "$divisor" \
     --warmup "$warmup" --repeats 1 --threads "$threads" > "$out/torch-$round.log" 2>&1
   logs+=("$out/seg-$round.log" "$out/torch-$round.log")

@@ -10,7 +10,7 @@ namespace SegHelpers.Tests.SageMaker;
 /// <summary>The scripts in environment/ and bench/: shellcheck-clean, the setup's plan, the lifecycle scripts' errors, the container entry point.</summary>
 public class EnvironmentScriptsTests
 {
-    static readonly string[] Scripts = ["environment/setup.sh", "environment/on-create.sh", "environment/on-start.sh", "environment/sagemaker/train", "environment/sagemaker/serve", "bench/compare.sh", "bench/profile.sh", "test.sh", ".ci/run"];
+    static readonly string[] Scripts = ["environment/setup.sh", "environment/on-create.sh", "environment/on-start.sh", "environment/sagemaker/train", "environment/sagemaker/serve", "bench/compare.sh", "bench/profile.sh", "bench/onednn_layers.sh", "test.sh", ".ci/run"];
 
     static (int Exit, string Output) Bash(string script, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
