@@ -19,13 +19,8 @@ divisor=${DIVISOR:-1}
 repeats=${REPEATS:-3}
 warmup=${WARMUP:-3} # untimed steps first: seg's allocator settles after two or three (docs/performance.md, issue 34)
 threads=${THREADS:-$(nproc)}
-jemalloc=${SEG_JEMALLOC:-}
-for candidate in /usr/lib/*/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2; do
-  [ -n "$jemalloc" ] || [ ! -f "$candidate" ] || jemalloc=$candidate
-done
-decay_off=dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false
-seg=${SEG_DLL:-src/SegCli/bin/Release/net10.0/seg.dll}
-[ -f "$seg" ] || { echo "error: $seg not found; build first: dotnet build -c Release" >&2; exit 2; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

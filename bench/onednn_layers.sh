@@ -14,12 +14,8 @@ divisor=${DIVISOR:-1}
 rounds=${ROUNDS:-2}
 warmup=${WARMUP:-3} # steps before the one reported: seg's allocator reaches its steady state only after two or three
 threads=${THREADS:-$(nproc)}
-seg=${SEG_DLL:-src/SegCli/bin/Release/net10.0/seg.dll}
-[ -f "$seg" ] || { echo "error: $seg not found; build first: dotnet build -c Release" >&2; exit 2; }
-jemalloc=${SEG_JEMALLOC:-}
-for candidate in /usr/lib/*/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2; do
-  [ -n "$jemalloc" ] || [ ! -f "$candidate" ] || jemalloc=$candidate
-done
+# shellcheck source=bench/common.sh
+. bench/common.sh
 [ -n "$jemalloc" ] || { echo "error: needs libjemalloc.so.2 (apt-get install libjemalloc2)" >&2; exit 2; }
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
@@ -31,7 +27,7 @@ for round in $(seq "$rounds"); do
   env ONEDNN_VERBOSE=1 "${seg_env[@]}" dotnet "$seg" bench --model-only --no-bf16 --device cpu --sizes "$size" --batch-sizes "$batch" \
     --width-divisor "$divisor" --warmup "$warmup" --repeats 1 > "$out/seg-$round.log" 2>&1
   echo "== round $round: PyTorch" >&2
-  env ONEDNN_VERBOSE=1 LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false "${torch_env[@]}" \
+  env ONEDNN_VERBOSE=1 LD_PRELOAD="$jemalloc" MALLOC_CONF="$decay_off" "${torch_env[@]}" \
     /usr/bin/python3 bench/pytorch_fcn8s.py --no-bf16 --sizes "$size" --batch-sizes "$batch" --width-divisor "$divisor" \
     --warmup "$warmup" --repeats 1 --threads "$threads" > "$out/torch-$round.log" 2>&1
   logs+=("$out/seg-$round.log" "$out/torch-$round.log")

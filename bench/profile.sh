@@ -10,8 +10,8 @@ out=${1:-profile.md}
 points=${POINTS:-160x576:4,375x1242:1}
 divisor=${DIVISOR:-1}
 repeats=${REPEATS:-2}
-seg=${SEG_DLL:-src/SegCli/bin/Release/net10.0/seg.dll}
-[ -f "$seg" ] || { echo "error: $seg not found; build first: dotnet build -c Release" >&2; exit 2; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : > "$out.tmp"

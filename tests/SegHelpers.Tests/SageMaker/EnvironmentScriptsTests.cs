@@ -49,6 +49,38 @@ public class EnvironmentScriptsTests
             Assert.DoesNotContain(installed, lines[^2].Split('(')[0]); // installed here (test.sh installs them in CI)
     }
 
+    static (int Exit, string Output) SourceBenchCommon(string segDll)
+    {
+        var start = new ProcessStartInfo("bash", ["-c", ". bench/common.sh && echo \"decay_off=$decay_off\""])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Repository.Root,
+        };
+        start.Environment["SEG_DLL"] = segDll;
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout + stderr.GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public void The_bench_scripts_put_PyTorch_on_the_jemalloc_setting_seg_runs_on_and_name_a_missing_build()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["seg.dll"], "");
+
+        var (exit, output) = SourceBenchCommon(dir["seg.dll"]);
+        var (missingExit, missing) = SourceBenchCommon(dir["absent/seg.dll"]);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains($"decay_off={SegHelpers.Native.FastAllocator.Config}\n", output);
+        Assert.Equal(2, missingExit);
+        Assert.Contains($"error: {dir["absent/seg.dll"]} not found; build first: dotnet build -c Release", missing);
+        Assert.DoesNotContain("decay_off=", missing);
+    }
+
     [Fact]
     public void Every_script_passes_shellcheck()
     {
